@@ -1,0 +1,62 @@
+// pg-boss 12 as a peer: jobs inserted through its API, a worker POSTs each job to the sink.
+// Tuned as measured in ENVIRONMENT.md: batchSize 100, localConcurrency 2, polling every 0.5 s,
+// plus burstWhenBatchFull (12.3x waits a polling interval after every batch without it).
+// Usage: node pgboss.mjs --database-url URL --sink-url URL [--mode drain|steady] [-n N] ...
+import { PgBoss } from 'pg-boss';
+import {
+  jobBody, makeCompletionCounter, makeSinkPoster, publishAtRate, readOptions, report,
+  summarize, withTimeout,
+} from './peer_kit.mjs';
+
+const QUEUE = 'bench';
+const WORK_OPTIONS = {
+  batchSize: 100, localConcurrency: 2, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true,
+};
+
+async function main() {
+  const options = readOptions();
+  const post = makeSinkPoster(options.sinkUrl);
+  const boss = new PgBoss({ connectionString: options.databaseUrl, max: 10 });
+  boss.on('error', (error) => report('error', { message: String(error) }));
+  await boss.start();
+  await boss.createQueue(QUEUE);
+  report('ready');
+
+  const target = options.mode === 'steady' ? Math.floor(options.rate * options.duration) : options.measure;
+  const counter = makeCompletionCounter(target);
+  const startWorker = () => boss.work(QUEUE, WORK_OPTIONS, async (jobs) => {
+    await Promise.all(jobs.map((job) => post(job.data)));
+    counter.add(jobs.length);
+  });
+
+  let started;
+  if (options.mode === 'steady') {
+    await startWorker();
+    started = performance.now();
+    const sent = await publishAtRate((seq) => boss.send(QUEUE, jobBody(seq)), options.rate, options.duration);
+    report('published', { published: sent.published, failures: sent.failures, seconds: sent.seconds,
+      publish_latency_ms: summarize(sent.latencies) });
+  } else {
+    const enqueueStart = performance.now();
+    for (let first = 0; first < options.n; first += options.chunk) {
+      const jobs = [];
+      for (let seq = first; seq < Math.min(first + options.chunk, options.n); seq++) {
+        jobs.push({ data: jobBody(seq) });
+      }
+      await boss.insert(QUEUE, jobs);
+    }
+    const seconds = (performance.now() - enqueueStart) / 1000;
+    report('enqueued', { n: options.n, seconds, rate: options.n / seconds });
+    started = performance.now();
+    await startWorker();
+  }
+  await withTimeout(counter.finished, options.timeoutSeconds, 'the drain');
+  const seconds = (performance.now() - started) / 1000;
+  report('drained', { n: counter.done, seconds, rate: counter.done / seconds });
+  await boss.stop({ graceful: false, timeout: 2000 });
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => { report('error', { message: String(error?.stack ?? error) }); process.exit(1); },
+);

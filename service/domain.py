@@ -1,0 +1,128 @@
+"""Values shared across layers: messages, deliveries, attempt outcomes, log entries, DLQ entries.
+
+Frozen dataclasses only; no I/O. Store functions return these, never database records.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+Headers = dict[str, list[str]]
+"""Header map as QStash shows it: canonical name → list of values."""
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def new_id(prefix: str, length: int = 27) -> str:
+    """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style random id (≈ 158 bits)."""
+    return prefix + "".join(secrets.choice(_BASE58) for _ in range(length))
+
+
+class State(StrEnum):
+    CREATED = "CREATED"
+    ACTIVE = "ACTIVE"
+    DELIVERED = "DELIVERED"
+    ERROR = "ERROR"
+    RETRY = "RETRY"
+    FAILED = "FAILED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    CANCELED = "CANCELED"
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    url: str
+    method: str
+    headers: Headers
+    body: bytes
+    max_retries: int
+    not_before: datetime
+    created_at: datetime
+    retry_delay: str | None = None
+    timeout_ms: int | None = None
+    caller_ip: str | None = None
+    labels: tuple[str, ...] = ()
+    topic_name: str | None = None
+    endpoint_name: str | None = None
+    queue_name: str | None = None
+    schedule_id: str | None = None
+    callback: str | None = None
+    callback_headers: Headers | None = None
+    failure_callback: str | None = None
+    failure_callback_headers: Headers | None = None
+    callback_options: dict[str, object] | None = None
+    flow_control_key: str | None = None
+    flow_control: dict[str, int] | None = None
+    redact: tuple[str, ...] | None = None
+    dedup_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased to this worker: the message plus the lease fence and retry count."""
+
+    message: Message
+    claims: int
+    retried: int
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the destination answered (status 0 = no HTTP response)."""
+
+    status: int = 0
+    headers: Headers = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    response: Response
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    at: datetime
+    error: str
+    response: Response
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    error: str
+    response: Response
+
+
+Outcome = Delivered | RetryLater | GiveUp
+
+
+@dataclass(frozen=True)
+class Event:
+    """One log entry: a state transition of a message."""
+
+    id: int
+    at: datetime
+    state: State
+    message: Message
+    error: str | None = None
+    next_delivery_at: datetime | None = None
+    response: Response | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    created_at: datetime
+    message: Message
+    response: Response
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    current: str
+    next: str

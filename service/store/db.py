@@ -1,0 +1,92 @@
+"""Connection pool creation and the ``Executor`` protocol store functions accept.
+
+An ``Executor`` is a pool or a connection (inside a transaction), so callers compose
+transactions without store functions knowing. jsonb values are (de)serialised with orjson.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
+
+import asyncpg
+import orjson
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "the database is not reachable right now" (as opposed to a bug in a query).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+class Executor(Protocol):
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
+
+    async def fetch(
+        self, query: str, *args: Any, timeout: float | None = None
+    ) -> list[asyncpg.Record]: ...
+
+    async def fetchrow(
+        self, query: str, *args: Any, timeout: float | None = None
+    ) -> asyncpg.Record | None: ...
+
+    async def fetchval(
+        self, query: str, *args: Any, column: int = 0, timeout: float | None = None
+    ) -> Any: ...
+
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        command_timeout=60,
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, CONNECTION_ERRORS)
+
+
+async def listen(
+    dsn: str, channels: Sequence[str], on_notify: Any
+) -> asyncpg.Connection:
+    """A dedicated connection LISTENing on ``channels``; ``on_notify(channel)`` on each NOTIFY."""
+    conn = await connect(dsn)
+    for channel in channels:
+        await conn.add_listener(channel, lambda _c, _pid, ch, _payload: on_notify(ch))
+    return conn

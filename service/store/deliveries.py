@@ -1,0 +1,73 @@
+"""The ``deliveries`` table (the hot outbox): claim due work under a lease, renew leases,
+record attempt outcomes in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from wirepost.domain import Claimed, Delivered, Outcome, RetryLater
+from wirepost.store import messages
+from wirepost.store.db import Executor
+from wirepost.store.queries import Q
+
+_CLAIM_DUE = Q["deliveries.claim_due"]
+_EXTEND_LEASES = Q["deliveries.extend_leases"]
+_COMPLETE_MANY = Q["deliveries.complete_many"]
+_NEXT_DUE_AT = Q["deliveries.next_due_at"]
+_COUNT_PENDING = Q["deliveries.count_pending"]
+
+
+async def claim_due(
+    db: Executor, *, limit: int, lease: timedelta, now: datetime
+) -> list[Claimed]:
+    rows = await db.fetch(_CLAIM_DUE, now, limit, now + lease)
+    return [
+        Claimed(messages.from_record(r), claims=r["delivery_claims"],
+                retried=r["delivery_retried"])
+        for r in rows
+    ]
+
+
+async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: datetime) -> None:
+    if claimed:
+        await db.execute(_EXTEND_LEASES, [c.message.id for c in claimed],
+                         [c.claims for c in claimed], until)
+
+
+async def complete_many(
+    db: Executor, results: Sequence[tuple[Claimed, Outcome]], *, now: datetime
+) -> int:
+    """Record outcomes; those whose lease was lost meanwhile are skipped. Returns applied count."""
+    if not results:
+        return 0
+    ids, claims, kinds, next_at, statuses, errors, headers, bodies = ([] for _ in range(8))
+    for claimed, outcome in results:
+        ids.append(claimed.message.id)
+        claims.append(claimed.claims)
+        kinds.append(_kind(outcome))
+        next_at.append(outcome.at if isinstance(outcome, RetryLater) else None)
+        statuses.append(outcome.response.status)
+        errors.append(None if isinstance(outcome, Delivered) else outcome.error)
+        headers.append(outcome.response.headers)
+        bodies.append(outcome.response.body)
+    applied = await db.fetchval(_COMPLETE_MANY, now, ids, claims, kinds, next_at, statuses,
+                                errors, headers, bodies)
+    return int(applied)
+
+
+def _kind(outcome: Outcome) -> str:
+    if isinstance(outcome, Delivered):
+        return "delivered"
+    if isinstance(outcome, RetryLater):
+        return "retry"
+    return "failed"
+
+
+async def next_due_at(db: Executor) -> datetime | None:
+    when: datetime | None = await db.fetchval(_NEXT_DUE_AT)
+    return when
+
+
+async def count_pending(db: Executor) -> int:
+    return int(await db.fetchval(_COUNT_PENDING))

@@ -1,0 +1,75 @@
+-- name: claim_due
+-- Lease up to $2 due deliveries until $3 and log ACTIVE for each; $1 = now.
+-- Expired leases are due again by construction (the lease end is their available_at).
+WITH due AS (
+    SELECT message_id FROM deliveries
+    WHERE available_at <= $1
+    ORDER BY available_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE deliveries d SET available_at = $3, leased = true, claims = d.claims + 1
+    FROM due WHERE d.message_id = due.message_id
+    RETURNING d.message_id, d.claims, d.retried
+), active AS (
+    INSERT INTO events (at, message_id, state) SELECT $1, message_id, 'ACTIVE' FROM claimed
+)
+SELECT m.*, c.claims AS delivery_claims, c.retried AS delivery_retried
+FROM claimed c JOIN messages m ON m.id = c.message_id;
+
+-- name: extend_leases
+-- Renew the leases this worker still holds. $1 = ids, $2 = claims (fence), $3 = new lease end.
+UPDATE deliveries d SET available_at = $3
+FROM unnest($1::text[], $2::int[]) AS x(message_id, claims)
+WHERE d.message_id = x.message_id AND d.claims = x.claims AND d.leased;
+
+-- name: complete_many
+-- Record attempt outcomes in one statement. Rows whose lease was lost (claims changed or the
+-- delivery was cancelled) are skipped. outcome: delivered | retry | failed.
+-- $1 = now; $2 ids, $3 claims, $4 outcome, $5 next attempt at, $6 status, $7 error,
+-- $8 response headers, $9 response body. Returns how many outcomes applied.
+WITH o AS (
+    SELECT * FROM unnest($2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::int[],
+                         $7::text[], $8::jsonb[], $9::bytea[])
+        AS o(message_id, claims, outcome, next_at, status, error, headers, body)
+), finished AS (
+    DELETE FROM deliveries d USING o
+    WHERE d.message_id = o.message_id AND d.claims = o.claims AND o.outcome <> 'retry'
+    RETURNING d.message_id
+), retrying AS (
+    UPDATE deliveries d SET available_at = o.next_at, leased = false, retried = d.retried + 1
+    FROM o
+    WHERE d.message_id = o.message_id AND d.claims = o.claims AND o.outcome = 'retry'
+    RETURNING d.message_id
+), applied AS (
+    SELECT o.* FROM o
+    JOIN (SELECT message_id FROM finished UNION ALL SELECT message_id FROM retrying) a
+      USING (message_id)
+), dead AS (
+    INSERT INTO dead_letters (message_id, created_at, response_status, response_headers,
+                              response_body, error)
+    SELECT message_id, $1, status, headers, body, error FROM applied WHERE outcome = 'failed'
+), logged AS (
+    INSERT INTO events (at, message_id, state, error, next_delivery_at, response_status,
+                        response_headers, response_body)
+    SELECT $1, a.message_id, s.state,
+           CASE WHEN s.state IN ('ERROR', 'FAILED') THEN a.error END,
+           CASE WHEN s.state = 'RETRY' THEN a.next_at END,
+           CASE WHEN s.n = 1 THEN a.status END,
+           CASE WHEN s.n = 1 THEN a.headers END,
+           CASE WHEN s.n = 1 THEN a.body END
+    FROM applied a
+    CROSS JOIN LATERAL unnest(CASE a.outcome
+        WHEN 'delivered' THEN ARRAY['DELIVERED']
+        WHEN 'retry' THEN ARRAY['ERROR', 'RETRY']
+        ELSE ARRAY['ERROR', 'FAILED'] END) WITH ORDINALITY AS s(state, n)
+    ORDER BY a.message_id, s.n
+)
+SELECT count(*) FROM applied;
+
+-- name: next_due_at
+-- When the earliest delivery (or lease end) comes due.
+SELECT min(available_at) FROM deliveries;
+
+-- name: count_pending
+SELECT count(*) FROM deliveries;

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+
+from tests.factories import make_message
+from wirepost.clock import FixedClock
+from wirepost.domain import Delivered, GiveUp, Response, RetryLater
+from wirepost.store import deliveries, messages
+
+LEASE = timedelta(seconds=30)
+
+
+async def _states(pool: asyncpg.Pool, message_id: str) -> list[str]:
+    rows = await pool.fetch("SELECT state FROM events WHERE message_id = $1 ORDER BY id", message_id)
+    return [r["state"] for r in rows]
+
+
+async def test_insert_many_then_claim_due_returns_the_message(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now, labels=("a", "b"), headers={"X-Test": ["1", "2"]})
+    await messages.insert_many(pool, [msg], now=now)
+    claimed = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    assert [c.message for c in claimed] == [msg]
+    assert claimed[0].claims == 1
+    assert claimed[0].retried == 0
+    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE"]
+
+
+async def test_claim_due_ignores_messages_not_yet_due(pool, clock: FixedClock):
+    now = clock.now()
+    later = make_message(now, not_before=now + timedelta(seconds=5))
+    await messages.insert_many(pool, [later], now=now)
+    assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now) == []
+    assert await deliveries.next_due_at(pool) == later.not_before
+    due = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + timedelta(seconds=5))
+    assert [c.message.id for c in due] == [later.id]
+
+
+async def test_claim_due_skips_rows_locked_by_another_worker(pool, clock: FixedClock):
+    now = clock.now()
+    batch = [make_message(now) for _ in range(4)]
+    await messages.insert_many(pool, batch, now=now)
+    async with pool.acquire() as other, other.transaction():
+        first = await deliveries.claim_due(other, limit=2, lease=LEASE, now=now)
+        second = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+        assert len(first) == 2
+        assert len(second) == 2
+        assert {c.message.id for c in first}.isdisjoint({c.message.id for c in second})
+
+
+async def test_claim_due_does_not_reclaim_before_the_lease_expires(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE / 2) == []
+    again = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE)
+    assert [c.claims for c in again] == [2]
+
+
+async def test_extend_leases_keeps_a_live_claim(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    claimed = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    await deliveries.extend_leases(pool, claimed, until=now + 2 * LEASE)
+    assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE) == []
+
+
+async def test_complete_many_delivered_removes_the_delivery(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    response = Response(200, {"Server": ["x"]}, b"fine")
+    assert await deliveries.complete_many(pool, [(claimed, Delivered(response))], now=now) == 1
+    assert await deliveries.count_pending(pool) == 0
+    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "DELIVERED"]
+    row = await pool.fetchrow("SELECT * FROM events WHERE state = 'DELIVERED'")
+    assert (row["response_status"], row["response_body"]) == (200, b"fine")
+    assert row["response_headers"] == {"Server": ["x"]}
+
+
+async def test_complete_many_skips_outcomes_of_a_lost_lease(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    [stale] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    [fresh] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE)
+    ok = Delivered(Response(200))
+    assert await deliveries.complete_many(pool, [(stale, ok)], now=now) == 0
+    assert await deliveries.count_pending(pool) == 1
+    assert await deliveries.complete_many(pool, [(fresh, ok)], now=now) == 1
+
+
+async def test_complete_many_retry_reschedules_and_counts(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    at = now + timedelta(seconds=12)
+    outcome = RetryLater(at, "HTTP 503", Response(503, {}, b"down"))
+    assert await deliveries.complete_many(pool, [(claimed, outcome)], now=now) == 1
+    assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now) == []
+    assert await deliveries.next_due_at(pool) == at
+    [again] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=at)
+    assert again.retried == 1
+    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "ERROR", "RETRY", "ACTIVE"]
+
+
+async def test_complete_many_failed_moves_to_dead_letters(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    outcome = GiveUp("connection refused", Response())
+    assert await deliveries.complete_many(pool, [(claimed, outcome)], now=now) == 1
+    row = await pool.fetchrow("SELECT * FROM dead_letters")
+    assert (row["message_id"], row["response_status"], row["error"]) == (
+        msg.id, 0, "connection refused")
+    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "ERROR", "FAILED"]
+
+
+async def test_complete_many_mixed_batch_applies_each_outcome(pool, clock: FixedClock):
+    now = clock.now()
+    batch = [make_message(now) for _ in range(3)]
+    await messages.insert_many(pool, batch, now=now)
+    claimed = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    by_id = {c.message.id: c for c in claimed}
+    outcomes = [
+        (by_id[batch[0].id], Delivered(Response(204))),
+        (by_id[batch[1].id], RetryLater(now + timedelta(minutes=1), "HTTP 500", Response(500))),
+        (by_id[batch[2].id], GiveUp("HTTP 489", Response(489))),
+    ]
+    assert await deliveries.complete_many(pool, outcomes, now=now) == 3
+    assert await deliveries.count_pending(pool) == 1
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
+
+
+async def test_cancel_many_drops_pending_deliveries_only(pool, clock: FixedClock):
+    now = clock.now()
+    pending, done = make_message(now), make_message(now)
+    await messages.insert_many(pool, [pending, done], now=now)
+    claimed = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    [c_done] = [c for c in claimed if c.message.id == done.id]
+    await deliveries.complete_many(pool, [(c_done, Delivered(Response(200)))], now=now)
+    cancelled = await messages.cancel_many(pool, [pending.id, done.id, "msg_unknown"], now=now)
+    assert cancelled == [pending.id]
+    assert (await _states(pool, pending.id))[-2:] == ["CANCEL_REQUESTED", "CANCELED"]
+
+
+async def test_claim_due_plan_uses_the_available_at_index(pool, clock: FixedClock):
+    now = clock.now()
+    batch = [make_message(now, not_before=now + timedelta(seconds=i)) for i in range(5000)]
+    await messages.insert_many(pool, batch, now=now)
+    await pool.execute("ANALYZE deliveries")
+    from wirepost.store.queries import Q
+
+    plan = await pool.fetch("EXPLAIN " + Q["deliveries.claim_due"], now, 100, now + LEASE)
+    text = "\n".join(r[0] for r in plan)
+    assert "deliveries_available_at_idx" in text
