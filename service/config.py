@@ -17,7 +17,8 @@ from typing import Any
 
 from wirepost.durations import parse_duration
 
-DEV_TOKEN = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="
+# QStash's public development token (QSTASH_API.md §14), accepted by `wirepost dev` only.
+DEV_TOKEN = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="  # noqa: S105
 
 
 class SettingsError(ValueError):
@@ -38,11 +39,14 @@ class Settings:
         None, "Postgres URL (alias DATABASE_URL). Required by serve and migrate.", secret=True
     )
     token: tuple[str, ...] = _setting(
-        (), "API token(s) clients send as Bearer, comma-separated. Required.", kind="list",
+        (),
+        "API token(s) clients send as Bearer, comma-separated. Required.",
+        kind="list",
         secret=True,
     )
     current_signing_key: str | None = _setting(
-        None, "Key that signs deliveries. Generated and kept in the database when unset.",
+        None,
+        "Key that signs deliveries. Generated and kept in the database when unset.",
         secret=True,
     )
     next_signing_key: str | None = _setting(
@@ -51,7 +55,8 @@ class Settings:
     host: str = _setting("0.0.0.0", "Address the API listens on.")  # noqa: S104
     port: int = _setting(8080, "Port the API listens on.", kind="int")
     destination_allowlist: tuple[str, ...] = _setting(
-        (), "CIDRs or host names allowed although private/loopback (e.g. 10.0.0.0/8).",
+        (),
+        "CIDRs or host names allowed although private/loopback (e.g. 10.0.0.0/8).",
         kind="list",
     )
     max_body_size: int = _setting(10 * 1024 * 1024, "Largest message body in bytes.", kind="int")
@@ -61,7 +66,8 @@ class Settings:
         timedelta(days=365), "Longest Upstash-Delay / Not-Before accepted.", kind="duration"
     )
     attempt_timeout: timedelta = _setting(
-        timedelta(minutes=15), "Per-attempt HTTP timeout (Upstash-Timeout may shorten it).",
+        timedelta(minutes=15),
+        "Per-attempt HTTP timeout (Upstash-Timeout may shorten it).",
         kind="duration",
     )
     delivery_concurrency: int = _setting(100, "HTTP deliveries in flight per process.", kind="int")
@@ -70,7 +76,8 @@ class Settings:
         timedelta(seconds=1), "Longest sleep of an idle loop between polls.", kind="duration"
     )
     lease: timedelta = _setting(
-        timedelta(seconds=30), "How long a claimed delivery stays leased without renewal.",
+        timedelta(seconds=30),
+        "How long a claimed delivery stays leased without renewal.",
         kind="duration",
     )
     dedup_window: timedelta = _setting(
@@ -90,32 +97,56 @@ class Settings:
     run_scheduler: bool = _setting(True, "Run the cron schedule loop in this process.", kind="bool")
     log_level: str = _setting("info", "debug, info, warning or error.")
     log_format: str = _setting("text", "text or json.")
-    dev: bool = _setting(False, "Dev mode: loopback destinations allowed (set by `wirepost dev`).",
-                         kind="bool")
+    dev: bool = _setting(
+        False, "Dev mode: loopback destinations allowed (set by `wirepost dev`).", kind="bool"
+    )
     data_dir: Path | None = _setting(None, "Embedded Postgres data folder (dev mode).", kind="path")
 
     def __post_init__(self) -> None:
         _check(self.port, 0 <= self.port <= 65535, "port", "must be between 0 and 65535")
-        for name in ("max_body_size", "delivery_concurrency", "delivery_batch_size",
-                     "response_body_limit"):
+        for name in (
+            "max_body_size",
+            "delivery_concurrency",
+            "delivery_batch_size",
+            "response_body_limit",
+        ):
             _check(getattr(self, name), getattr(self, name) > 0, name, "must be positive")
-        _check(self.default_retries, 0 <= self.default_retries <= self.max_retries,
-               "default_retries", "must be between 0 and WIREPOST_MAX_RETRIES")
+        _check(
+            self.default_retries,
+            0 <= self.default_retries <= self.max_retries,
+            "default_retries",
+            "must be between 0 and WIREPOST_MAX_RETRIES",
+        )
         for name in ("poll_interval", "lease", "attempt_timeout"):
-            _check(getattr(self, name), getattr(self, name) > timedelta(0), name,
-                   "must be longer than 0s")
-        _check(self.log_level, self.log_level in ("debug", "info", "warning", "error"),
-               "log_level", "must be debug, info, warning or error")
-        _check(self.log_format, self.log_format in ("text", "json"), "log_format",
-               "must be text or json")
+            _check(
+                getattr(self, name),
+                getattr(self, name) > timedelta(0),
+                name,
+                "must be longer than 0s",
+            )
+        _check(
+            self.log_level,
+            self.log_level in ("debug", "info", "warning", "error"),
+            "log_level",
+            "must be debug, info, warning or error",
+        )
+        _check(
+            self.log_format,
+            self.log_format in ("text", "json"),
+            "log_format",
+            "must be text or json",
+        )
         for key in (self.current_signing_key, self.next_signing_key):
             if key is not None and len(key.encode()) < 32:
-                raise SettingsError("WIREPOST_CURRENT_SIGNING_KEY/NEXT_SIGNING_KEY",
-                                    "signing keys must be at least 32 bytes (try `wirepost keygen`)")
+                raise SettingsError(
+                    "WIREPOST_CURRENT_SIGNING_KEY/NEXT_SIGNING_KEY",
+                    "signing keys must be at least 32 bytes (try `wirepost keygen`)",
+                )
         if (self.current_signing_key is None) != (self.next_signing_key is None):
-            raise SettingsError("WIREPOST_NEXT_SIGNING_KEY",
-                                "set both WIREPOST_CURRENT_SIGNING_KEY and "
-                                "WIREPOST_NEXT_SIGNING_KEY, or neither")
+            raise SettingsError(
+                "WIREPOST_NEXT_SIGNING_KEY",
+                "set both WIREPOST_CURRENT_SIGNING_KEY and WIREPOST_NEXT_SIGNING_KEY, or neither",
+            )
 
     def redacted(self) -> dict[str, str]:
         """The effective settings as text, secrets replaced (for `wirepost config`)."""
@@ -150,7 +181,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-def _cast(kind: str, raw: str, env: str) -> Any:
+def cast_setting(kind: str, raw: str, env: str) -> Any:
     text = raw.strip()
     try:
         if kind == "int":
@@ -196,7 +227,7 @@ def load_settings(
         if raw is None and f.name == "database_url":
             raw = environ.get("DATABASE_URL")
         if raw is not None and raw != "":
-            values[f.name] = _cast(f.metadata["kind"], raw, env)
+            values[f.name] = cast_setting(f.metadata["kind"], raw, env)
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = value

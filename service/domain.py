@@ -16,6 +16,11 @@ Headers = dict[str, list[str]]
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
+def canonical_header(name: str) -> str:
+    """Go's canonical header form, which QStash shows: ``test-header`` → ``Test-Header``."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
 def new_id(prefix: str, length: int = 27) -> str:
     """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style random id (≈ 158 bits)."""
     return prefix + "".join(secrets.choice(_BASE58) for _ in range(length))

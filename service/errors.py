@@ -35,7 +35,7 @@ class InvalidRequest(ServiceError):
 
 
 class Unauthorized(ServiceError):
-    """Missing or invalid token: send `Authorization: Bearer <token>` with a WIREPOST_TOKEN value."""
+    """Missing or invalid token: send `Authorization: Bearer <one of WIREPOST_TOKEN>`."""
 
     status = 401
 

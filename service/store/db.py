@@ -52,14 +52,19 @@ Connection = asyncpg.Connection
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
-        "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+        "jsonb",
+        encoder=lambda v: orjson.dumps(v).decode(),
+        decoder=orjson.loads,
         schema="pg_catalog",
     )
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
         command_timeout=60,
     )
     assert pool is not None
@@ -73,7 +78,7 @@ async def connect(dsn: str) -> asyncpg.Connection:
 
 
 @contextlib.asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[Executor]:
     async with pool.acquire() as conn, conn.transaction():
         yield conn
 
@@ -82,9 +87,7 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
-async def listen(
-    dsn: str, channels: Sequence[str], on_notify: Any
-) -> asyncpg.Connection:
+async def listen(dsn: str, channels: Sequence[str], on_notify: Any) -> asyncpg.Connection:
     """A dedicated connection LISTENing on ``channels``; ``on_notify(channel)`` on each NOTIFY."""
     conn = await connect(dsn)
     for channel in channels:

@@ -16,23 +16,24 @@ _EXTEND_LEASES = Q["deliveries.extend_leases"]
 _COMPLETE_MANY = Q["deliveries.complete_many"]
 _NEXT_DUE_AT = Q["deliveries.next_due_at"]
 _COUNT_PENDING = Q["deliveries.count_pending"]
+_NOTIFY = Q["deliveries.notify"]
+
+CHANNEL = "wirepost_deliveries"
 
 
-async def claim_due(
-    db: Executor, *, limit: int, lease: timedelta, now: datetime
-) -> list[Claimed]:
+async def claim_due(db: Executor, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
     rows = await db.fetch(_CLAIM_DUE, now, limit, now + lease)
     return [
-        Claimed(messages.from_record(r), claims=r["delivery_claims"],
-                retried=r["delivery_retried"])
+        Claimed(messages.from_record(r), claims=r["delivery_claims"], retried=r["delivery_retried"])
         for r in rows
     ]
 
 
 async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: datetime) -> None:
     if claimed:
-        await db.execute(_EXTEND_LEASES, [c.message.id for c in claimed],
-                         [c.claims for c in claimed], until)
+        await db.execute(
+            _EXTEND_LEASES, [c.message.id for c in claimed], [c.claims for c in claimed], until
+        )
 
 
 async def complete_many(
@@ -51,8 +52,9 @@ async def complete_many(
         errors.append(None if isinstance(outcome, Delivered) else outcome.error)
         headers.append(outcome.response.headers)
         bodies.append(outcome.response.body)
-    applied = await db.fetchval(_COMPLETE_MANY, now, ids, claims, kinds, next_at, statuses,
-                                errors, headers, bodies)
+    applied = await db.fetchval(
+        _COMPLETE_MANY, now, ids, claims, kinds, next_at, statuses, errors, headers, bodies
+    )
     return int(applied)
 
 
@@ -71,3 +73,8 @@ async def next_due_at(db: Executor) -> datetime | None:
 
 async def count_pending(db: Executor) -> int:
     return int(await db.fetchval(_COUNT_PENDING))
+
+
+async def notify(db: Executor) -> None:
+    """Tell every replica's delivery loop (LISTENing on ``CHANNEL``) that work came due."""
+    await db.execute(_NOTIFY)

@@ -6,33 +6,47 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
 
 from wirepost.domain import Message
-from wirepost.errors import NotFound
 from wirepost.store.db import Executor
 from wirepost.store.queries import Q
 
 _INSERT_MANY = Q["messages.insert_many"]
 _FIND = Q["messages.find"]
-_FIND_PENDING = Q["messages.find_pending"]
 _CANCEL_MANY = Q["messages.cancel_many"]
 _PRUNE = Q["messages.prune"]
 
 
-def from_record(r: Mapping[str, Any]) -> Message:
+def from_record(r: asyncpg.Record | Mapping[str, Any]) -> Message:
     """Build a Message from a row holding every ``messages`` column."""
     return Message(
-        id=r["id"], url=r["url"], method=r["method"], headers=r["headers"], body=r["body"],
-        max_retries=r["max_retries"], not_before=r["not_before"], created_at=r["created_at"],
-        retry_delay=r["retry_delay"], timeout_ms=r["timeout_ms"], caller_ip=r["caller_ip"],
-        labels=tuple(r["labels"]), topic_name=r["topic_name"], endpoint_name=r["endpoint_name"],
-        queue_name=r["queue_name"], schedule_id=r["schedule_id"], callback=r["callback"],
-        callback_headers=r["callback_headers"], failure_callback=r["failure_callback"],
+        id=r["id"],
+        url=r["url"],
+        method=r["method"],
+        headers=r["headers"],
+        body=r["body"],
+        max_retries=r["max_retries"],
+        not_before=r["not_before"],
+        created_at=r["created_at"],
+        retry_delay=r["retry_delay"],
+        timeout_ms=r["timeout_ms"],
+        caller_ip=r["caller_ip"],
+        labels=tuple(r["labels"]),
+        topic_name=r["topic_name"],
+        endpoint_name=r["endpoint_name"],
+        queue_name=r["queue_name"],
+        schedule_id=r["schedule_id"],
+        callback=r["callback"],
+        callback_headers=r["callback_headers"],
+        failure_callback=r["failure_callback"],
         failure_callback_headers=r["failure_callback_headers"],
-        callback_options=r["callback_options"], flow_control_key=r["flow_control_key"],
+        callback_options=r["callback_options"],
+        flow_control_key=r["flow_control_key"],
         flow_control=r["flow_control"],
-        redact=tuple(r["redact"]) if r["redact"] is not None else None, dedup_id=r["dedup_id"],
+        redact=tuple(r["redact"]) if r["redact"] is not None else None,
+        dedup_id=r["dedup_id"],
     )
 
 
@@ -42,16 +56,27 @@ def _json_list(items: Sequence[str]) -> str:
 
 def _columns(messages: Sequence[Message]) -> list[list[Any]]:
     return [
-        [m.id for m in messages], [m.url for m in messages], [m.method for m in messages],
-        [m.headers for m in messages], [m.body for m in messages],
-        [m.max_retries for m in messages], [m.retry_delay for m in messages],
-        [m.timeout_ms for m in messages], [m.not_before for m in messages],
-        [m.caller_ip for m in messages], [_json_list(m.labels) for m in messages],
-        [m.topic_name for m in messages], [m.endpoint_name for m in messages],
-        [m.queue_name for m in messages], [m.schedule_id for m in messages],
-        [m.callback for m in messages], [m.callback_headers for m in messages],
-        [m.failure_callback for m in messages], [m.failure_callback_headers for m in messages],
-        [m.callback_options for m in messages], [m.flow_control_key for m in messages],
+        [m.id for m in messages],
+        [m.url for m in messages],
+        [m.method for m in messages],
+        [m.headers for m in messages],
+        [m.body for m in messages],
+        [m.max_retries for m in messages],
+        [m.retry_delay for m in messages],
+        [m.timeout_ms for m in messages],
+        [m.not_before for m in messages],
+        [m.caller_ip for m in messages],
+        [_json_list(m.labels) for m in messages],
+        [m.topic_name for m in messages],
+        [m.endpoint_name for m in messages],
+        [m.queue_name for m in messages],
+        [m.schedule_id for m in messages],
+        [m.callback for m in messages],
+        [m.callback_headers for m in messages],
+        [m.failure_callback for m in messages],
+        [m.failure_callback_headers for m in messages],
+        [m.callback_options for m in messages],
+        [m.flow_control_key for m in messages],
         [m.flow_control for m in messages],
         [_json_list(m.redact) if m.redact is not None else None for m in messages],
         [m.dedup_id for m in messages],
@@ -67,14 +92,6 @@ async def insert_many(db: Executor, messages: Sequence[Message], *, now: datetim
 async def find(db: Executor, message_id: str) -> Message | None:
     row = await db.fetchrow(_FIND, message_id)
     return from_record(row) if row else None
-
-
-async def get_pending(db: Executor, message_id: str) -> Message:
-    row = await db.fetchrow(_FIND_PENDING, message_id)
-    if row is None:
-        raise NotFound(f"message {message_id} is not waiting for delivery (unknown, delivered, "
-                       "failed or already cancelled)")
-    return from_record(row)
 
 
 async def cancel_many(db: Executor, message_ids: Sequence[str], *, now: datetime) -> list[str]:

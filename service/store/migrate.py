@@ -63,7 +63,8 @@ async def migrate(conn: asyncpg.Connection, *, dry_run: bool = False) -> list[Mi
                 continue  # another replica applied it while we waited for the lock
             await conn.execute(migration.path.read_text())
             await conn.execute(_RECORD, migration.version, migration.name)
-        logger.info("migration_applied", extra={"version": migration.version,
-                                                "migration": migration.name})
+        logger.info(
+            "migration_applied", extra={"version": migration.version, "migration": migration.name}
+        )
         applied.append(migration)
     return applied

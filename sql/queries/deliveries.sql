@@ -73,3 +73,7 @@ SELECT min(available_at) FROM deliveries;
 
 -- name: count_pending
 SELECT count(*) FROM deliveries;
+
+-- name: notify
+-- Wake the delivery loops of every replica (sent after a commit that made work due).
+SELECT pg_notify('wirepost_deliveries', '');

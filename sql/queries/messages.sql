@@ -39,10 +39,6 @@ SELECT $1, id, 'CREATED', not_before FROM x ORDER BY ord;
 -- $1 = message id.
 SELECT * FROM messages WHERE id = $1;
 
--- name: find_pending
--- A message still waiting for delivery (or being delivered). $1 = message id.
-SELECT m.* FROM messages m JOIN deliveries d ON d.message_id = m.id WHERE m.id = $1;
-
 -- name: cancel_many
 -- Cancel pending messages: drop their deliveries, log CANCEL_REQUESTED + CANCELED.
 -- $1 = message ids, $2 = now. Returns the cancelled ids.

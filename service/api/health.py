@@ -1,0 +1,14 @@
+"""``GET /healthz``: 200 when the database answers, 503 otherwise (no token needed)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from wirepost.api.shapes import json_response
+from wirepost.api.state import state_of
+from wirepost.store import deliveries
+
+
+async def healthz(request: web.Request) -> web.Response:
+    await deliveries.next_due_at(state_of(request).pool)  # a cheap index read proves the DB
+    return json_response({"status": "ok"})

@@ -1,0 +1,114 @@
+"""Builds the Message a publish stores, from parsed headers (shared by publish, enqueue, batch
+and schedules). Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from wirepost.api import parse
+from wirepost.api.parse import PublishHeaders
+from wirepost.config import Settings
+from wirepost.domain import Headers, Message, canonical_header, new_id
+
+_CALLBACK_CONFIG = ("method", "timeout", "retries", "retry-delay", "delay")
+
+
+def callback_config(headers: PublishHeaders, kind: str, settings: Settings) -> dict[str, object]:
+    """``Upstash-<Kind>-Method/-Timeout/-Retries/-Retry-Delay/-Delay`` of a (failure) callback."""
+    prefix = f"Upstash-{kind}-"
+    config: dict[str, object] = {}
+    method = headers.get(prefix + "Method")
+    if method:
+        config["method"] = parse.parse_method(prefix + "Method", method)
+    timeout = parse.timeout_ms(headers, prefix + "Timeout")
+    if timeout is not None:
+        config["timeout_ms"] = timeout
+    retries = headers.get(prefix + "Retries")
+    if retries:
+        config["retries"] = parse.parse_int(prefix + "Retries", retries, 0, settings.max_retries)
+    retry_delay = parse.parse_retry_delay(
+        prefix + "Retry-Delay", headers.get(prefix + "Retry-Delay")
+    )
+    if retry_delay:
+        config["retry_delay"] = retry_delay
+    delay = headers.get(prefix + "Delay")
+    if delay:
+        config["delay_ms"] = int(parse.parse_delay(prefix + "Delay", delay).total_seconds() * 1000)
+    return config
+
+
+def callback_headers(headers: PublishHeaders, kind: str) -> Headers | None:
+    """Headers for the (failure) callback: ``Upstash-<Kind>-Forward-X`` and, as the Python SDK
+    sends them, ``Upstash-<Kind>-X`` for any X that is not a config suffix (DESIGN decision 5)."""
+    prefix = f"upstash-{kind.lower()}-"
+    out: Headers = {}
+    for name, value in headers.headers.items():
+        lowered = name.lower()
+        if not lowered.startswith(prefix) or len(lowered) == len(prefix):
+            continue
+        suffix = name[len(prefix) :]
+        if suffix.lower().startswith("forward-"):
+            suffix = suffix[len("forward-") :]
+        elif suffix.lower() in _CALLBACK_CONFIG:
+            continue
+        if suffix:
+            out.setdefault(canonical_header(suffix), []).append(value)
+    return out or None
+
+
+def build_template(
+    headers: PublishHeaders,
+    *,
+    body: bytes,
+    settings: Settings,
+    now: datetime,
+    caller_ip: str | None,
+) -> Message:
+    """Everything a publish stores except its id and destination (filled per destination)."""
+    retries = headers.get("Upstash-Retries")
+    callback = headers.get("Upstash-Callback")
+    failure_callback = headers.get("Upstash-Failure-Callback")
+    options = {
+        "callback": callback_config(headers, "Callback", settings),
+        "failure": callback_config(headers, "Failure-Callback", settings),
+    }
+    return Message(
+        id="",
+        url="",
+        method=parse.parse_method("Upstash-Method", headers.get("Upstash-Method")),
+        headers=parse.forwarded_headers(headers),
+        body=body,
+        max_retries=(
+            parse.parse_int("Upstash-Retries", retries, 0, settings.max_retries)
+            if retries
+            else settings.default_retries
+        ),
+        not_before=parse.not_before(headers, settings, now),
+        created_at=now,
+        retry_delay=parse.parse_retry_delay(
+            "Upstash-Retry-Delay", headers.get("Upstash-Retry-Delay")
+        ),
+        timeout_ms=parse.timeout_ms(headers),
+        caller_ip=caller_ip,
+        labels=parse.parse_labels(headers.get("Upstash-Label")),
+        callback=parse.parse_url("Upstash-Callback", callback) if callback else None,
+        callback_headers=callback_headers(headers, "Callback"),
+        failure_callback=(
+            parse.parse_url("Upstash-Failure-Callback", failure_callback)
+            if failure_callback
+            else None
+        ),
+        failure_callback_headers=callback_headers(headers, "Failure-Callback"),
+        callback_options={k: v for k, v in options.items() if v} or None,
+    )
+
+
+def for_destination(
+    template: Message, headers: PublishHeaders, url: str, **fields: object
+) -> Message:
+    """The message for one destination URL, with a fresh id and its deduplication key."""
+    message = replace(template, id=new_id("msg_"), url=url, **fields)  # type: ignore[arg-type]
+    scope = url if message.topic_name else ""
+    key = parse.dedup_key(headers, url, message.body, message.headers, scope=scope)
+    return replace(message, dedup_id=key) if key else message

@@ -1,0 +1,114 @@
+"""Composition root: builds the aiohttp application and the background loops around one pool.
+
+Everything shares one lifecycle through ``cleanup_ctx``: the pool opens first, the signing keys
+are made sure of, then the loops start; on shutdown the loops stop (deliveries in flight get a
+grace period) before the pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from wirepost.api.middleware import auth_middleware, error_middleware
+from wirepost.api.routes import setup_health_route, setup_routes
+from wirepost.api.state import STATE, ApiState
+from wirepost.clock import Clock, SystemClock
+from wirepost.config import Settings
+from wirepost.delivery.destination import DestinationPolicy
+from wirepost.delivery.dispatch import Dispatcher
+from wirepost.delivery.loop import DeliveryLoop
+from wirepost.delivery.resolver import GuardedResolver
+from wirepost.domain import SigningKeys
+from wirepost.retention import RetentionLoop
+from wirepost.signing import generate_signing_key
+from wirepost.store import db, signing_keys
+from wirepost.wakeup import Waker
+
+logger = logging.getLogger(__name__)
+
+
+def destination_policy(settings: Settings) -> DestinationPolicy:
+    return DestinationPolicy.parse(settings.dev, settings.destination_allowlist)
+
+
+def delivery_session(settings: Settings, policy: DestinationPolicy) -> aiohttp.ClientSession:
+    """One shared client: keep-alive pools per host, the SSRF guard on every resolved address,
+    no proxies from the environment, no cookies."""
+    connector = aiohttp.TCPConnector(
+        limit=settings.delivery_concurrency,
+        resolver=GuardedResolver(policy),
+        ttl_dns_cache=10,
+        enable_cleanup_closed=True,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("User-Agent",),
+    )
+
+
+async def prepare_signing_keys(pool: db.Pool, settings: Settings) -> SigningKeys:
+    """Configured keys are stored (so every replica and GET /v2/keys agree); otherwise the
+    stored pair is used, generated on first start."""
+    if settings.current_signing_key and settings.next_signing_key:
+        keys = SigningKeys(settings.current_signing_key, settings.next_signing_key)
+        await signing_keys.replace(pool, keys)
+        return keys
+    return await signing_keys.ensure(pool, generate_signing_key)
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    clock = clock or SystemClock()
+    policy = destination_policy(settings)
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(settings.token)],
+        client_max_size=settings.max_body_size + 64 * 1024,
+    )
+    app.cleanup_ctx.append(lambda app: _lifecycle(app, settings, clock, policy))
+    if settings.run_api:
+        setup_routes(app)
+    else:
+        setup_health_route(app)
+    return app
+
+
+async def _lifecycle(
+    app: web.Application, settings: Settings, clock: Clock, policy: DestinationPolicy
+) -> AsyncIterator[None]:
+    assert settings.database_url, "WIREPOST_DATABASE_URL is required"
+    pool = await db.create_pool(
+        settings.database_url, max_size=max(10, settings.delivery_concurrency // 10)
+    )
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    session: aiohttp.ClientSession | None = None
+    try:
+        await prepare_signing_keys(pool, settings)
+        waker = Waker()
+        app[STATE] = ApiState(settings, pool, clock, waker, policy)
+
+        def start(coro: Coroutine[Any, Any, None], name: str) -> None:
+            tasks.append(asyncio.create_task(coro, name=name))
+
+        start(waker.run(pool, stop), "waker")
+        start(RetentionLoop(settings, pool, clock).run(stop), "retention")
+        if settings.run_delivery:
+            session = delivery_session(settings, policy)
+            loop = DeliveryLoop(
+                settings, pool, clock, Dispatcher(session, policy, settings), wake=waker.local
+            )
+            start(loop.run(stop), "delivery")
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if session is not None:
+            await session.close()
+        await pool.close()

@@ -1,0 +1,268 @@
+"""The delivery loop: claim due deliveries in batches under a lease, send them concurrently,
+record outcomes in batches, renew leases of slow attempts, and survive the database going away.
+
+Shape (River's job scheduler): ``run_once(now)`` does one claim → dispatch → record pass and is
+what tests drive with a fixed clock; ``run(stop)`` pipelines the same steps: it claims whenever
+slots are free, a recorder task writes finished outcomes in groups (whatever finished while the
+previous write ran), and a renewer extends leases every lease/3 so a slow attempt is never
+re-claimed while a crashed worker's leases simply expire and come due again. No transaction is
+ever open across an HTTP call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import datetime
+
+from wirepost.clock import Clock
+from wirepost.config import Settings
+from wirepost.delivery.dispatch import Dispatcher
+from wirepost.domain import Claimed, Delivered, GiveUp, Outcome, RetryLater
+from wirepost.signing import Signer
+from wirepost.store import deliveries, signing_keys
+from wirepost.store.db import Pool, is_connection_error, listen
+
+logger = logging.getLogger(__name__)
+
+KEYS_TTL_SECONDS = 1.0
+MAX_ERROR_BACKOFF = 10.0
+
+
+class DeliveryLoop:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: Pool,
+        clock: Clock,
+        dispatcher: Dispatcher,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._clock = clock
+        self._dispatcher = dispatcher
+        self._wake = wake or asyncio.Event()
+        self._inflight: dict[str, Claimed] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._finished: list[tuple[Claimed, Outcome]] = []
+        self._finished_ready = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._signer: Signer | None = None
+        self._signer_key = ""
+        self._signer_loaded = 0.0
+
+    # -- one pass (tests) -------------------------------------------------------------------
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Claim one batch, attempt every delivery, record the outcomes; returns the count."""
+        claimed = await deliveries.claim_due(
+            self._pool,
+            limit=self._settings.delivery_batch_size,
+            lease=self._settings.lease,
+            now=now or self._clock.now(),
+        )
+        if not claimed:
+            return 0
+        signer = await self._current_signer()
+        outcomes = await asyncio.gather(
+            *(self._dispatcher.attempt(c, signer, self._clock) for c in claimed)
+        )
+        results = list(zip(claimed, outcomes, strict=True))
+        await deliveries.complete_many(self._pool, results, now=self._clock.now())
+        for c, outcome in results:
+            _log_outcome(c, outcome)
+        return len(claimed)
+
+    # -- the long-running loop ----------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        helpers = [
+            asyncio.create_task(self._record_forever(stop), name="delivery-recorder"),
+            asyncio.create_task(self._renew_forever(stop), name="delivery-lease-renewer"),
+        ]
+        if self._settings.database_url:
+            helpers.append(asyncio.create_task(self._listen_forever(stop), name="delivery-listen"))
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                try:
+                    await self._claim_and_wait(stop)
+                    backoff = 0.5
+                except Exception as exc:
+                    _log_loop_error(exc)
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
+        finally:
+            await self._drain()
+            self._finished_ready.set()
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._flush_remaining()
+
+    async def _claim_and_wait(self, stop: asyncio.Event) -> None:
+        free = self._settings.delivery_concurrency - len(self._inflight)
+        if free <= 0:
+            self._slot_freed.clear()
+            await _wait_any(stop, self._slot_freed, timeout=None)
+            return
+        limit = min(free, self._settings.delivery_batch_size)
+        self._wake.clear()
+        now = self._clock.now()
+        claimed = await deliveries.claim_due(
+            self._pool, limit=limit, lease=self._settings.lease, now=now
+        )
+        if claimed:
+            signer = await self._current_signer()
+            for c in claimed:
+                self._start(c, signer)
+        if len(claimed) == limit:
+            return  # more may be due: claim again as soon as slots allow
+        await _wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
+
+    async def _idle_seconds(self, now: datetime) -> float:
+        poll = self._settings.poll_interval.total_seconds()
+        due = await deliveries.next_due_at(self._pool)
+        if due is None:
+            return poll
+        return max(0.0, min(poll, (due - now).total_seconds()))
+
+    def _start(self, claimed: Claimed, signer: Signer) -> None:
+        self._inflight[claimed.message.id] = claimed
+        task = asyncio.create_task(self._attempt(claimed, signer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, claimed: Claimed, signer: Signer) -> None:
+        try:
+            outcome = await self._dispatcher.attempt(claimed, signer, self._clock)
+        except Exception:
+            # A bug, not a destination problem: leave the lease to expire and retry later.
+            logger.exception("delivery_attempt_crashed", extra={"message_id": claimed.message.id})
+            self._inflight.pop(claimed.message.id, None)
+            self._slot_freed.set()
+            return
+        self._finished.append((claimed, outcome))
+        self._finished_ready.set()
+        self._inflight.pop(claimed.message.id, None)
+        self._slot_freed.set()
+
+    async def _record_forever(self, stop: asyncio.Event) -> None:
+        while not (stop.is_set() and not self._tasks and not self._finished):
+            await self._finished_ready.wait()
+            self._finished_ready.clear()
+            await self._flush_remaining()
+
+    async def _flush_remaining(self) -> None:
+        backoff = 0.2
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                await deliveries.complete_many(self._pool, batch, now=self._clock.now())
+            except Exception as exc:
+                _log_loop_error(exc)
+                self._finished = batch + self._finished  # keep them; leases fence stale ones
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
+                continue
+            for c, outcome in batch:
+                _log_outcome(c, outcome)
+
+    async def _renew_forever(self, stop: asyncio.Event) -> None:
+        period = self._settings.lease.total_seconds() / 3
+        while not stop.is_set():
+            await _sleep_or_stop(stop, period)
+            if not self._inflight:
+                continue
+            try:
+                await deliveries.extend_leases(
+                    self._pool,
+                    list(self._inflight.values()),
+                    until=self._clock.now() + self._settings.lease,
+                )
+            except Exception as exc:
+                _log_loop_error(exc)
+
+    async def _listen_forever(self, stop: asyncio.Event) -> None:
+        """Keep a LISTEN connection for wake-ups from other replicas; reconnect when lost."""
+        assert self._settings.database_url is not None
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                conn = await listen(
+                    self._settings.database_url,
+                    [deliveries.CHANNEL],
+                    lambda _channel: self._wake.set(),
+                )
+            except Exception as exc:
+                _log_loop_error(exc)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
+                continue
+            backoff = 0.5
+            self._wake.set()  # catch up on anything missed while disconnected
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+            try:
+                await _wait_any(stop, lost, timeout=None)
+            finally:
+                if not conn.is_closed():
+                    await conn.close()
+
+    async def _drain(self) -> None:
+        """On stop: let attempts in flight finish (their leases fence them if they don't)."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=10)
+            for task in pending:
+                task.cancel()
+
+    async def _current_signer(self) -> Signer:
+        """The signer for the current key, re-read often so a rotation on any replica applies
+        everywhere within about a second."""
+        if self._signer is None or time.monotonic() - self._signer_loaded > KEYS_TTL_SECONDS:
+            keys = await signing_keys.get(self._pool)
+            if self._signer is None or self._signer_key != keys.current:
+                self._signer, self._signer_key = Signer(keys.current), keys.current
+            self._signer_loaded = time.monotonic()
+        return self._signer
+
+
+async def _wait_any(stop: asyncio.Event, other: asyncio.Event, timeout: float | None) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _log_loop_error(exc: BaseException) -> None:
+    if is_connection_error(exc):
+        logger.warning("database_unavailable", extra={"error": type(exc).__name__})
+    else:
+        logger.exception("delivery_loop_error")
+
+
+def _log_outcome(claimed: Claimed, outcome: Outcome) -> None:
+    extra = {
+        "message_id": claimed.message.id,
+        "retried": claimed.retried,
+        "status": outcome.response.status,
+    }
+    if isinstance(outcome, Delivered):
+        logger.debug("delivery_succeeded", extra=extra)
+    elif isinstance(outcome, RetryLater):
+        logger.info(
+            "delivery_failed",
+            extra={**extra, "error": outcome.error, "retry_at": outcome.at.isoformat()},
+        )
+    elif isinstance(outcome, GiveUp):
+        logger.warning("delivery_dead_lettered", extra={**extra, "error": outcome.error})
