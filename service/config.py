@@ -232,3 +232,32 @@ def load_settings(
         if value is not None:
             values[name] = value
     return Settings(**values)
+
+
+_FLAG_NAMES = {"run_api": "--no-api", "run_delivery": "--no-delivery",
+               "run_scheduler": "--no-scheduler", "data_dir": "--data-dir (dev)"}
+
+
+def _default_text(value: object) -> str:
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+            if seconds >= size and seconds % size == 0:
+                return f"{seconds // size}{unit}"
+        return "0s"
+    if value is None or value == ():
+        return "—"
+    return _render(value)
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated from ``Settings`` so the two cannot drift."""
+    lines = ["| Variable | Flag | Default | Meaning |", "|---|---|---|---|"]
+    for f in settings_fields():
+        if f.metadata["secret"] or f.name == "dev":
+            flag = "(env only)"
+        else:
+            flag = "`" + _FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-")) + "`"
+        lines.append(f"| `{env_name(f.name)}` | {flag} | `{_default_text(f.default)}` | "
+                     f"{f.metadata['help']} |")
+    return "\n".join(lines)
