@@ -20,10 +20,10 @@ from wirepost.api.routes import setup_health_route, setup_routes
 from wirepost.api.state import STATE, ApiState
 from wirepost.clock import Clock, SystemClock
 from wirepost.config import Settings
-from wirepost.delivery.destination import DestinationPolicy
 from wirepost.delivery.dispatch import Dispatcher
 from wirepost.delivery.loop import DeliveryLoop
 from wirepost.delivery.resolver import GuardedResolver
+from wirepost.destination import DestinationPolicy
 from wirepost.domain import SigningKeys
 from wirepost.retention import RetentionLoop
 from wirepost.signing import generate_signing_key

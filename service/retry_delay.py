@@ -11,7 +11,7 @@ Grammar (precedence from low to high; ``*`` ``/`` ``%`` bind tighter than ``+`` 
     unary      := ("+" | "-") unary | primary
     primary    := number | "retried" | function "(" expression ("," expression)* ")"
                 | "(" expression ")"
-    number     := digits ["." digits] | "." digits
+    number     := digits ["." [digits]] | "." digits
 
 Names are case-sensitive. The only variable is ``retried``: how many retries came before this
 one, so **0 for the first retry** (QStash semantics). Functions: ``pow(x, y)``, ``exp(x)``,

@@ -28,16 +28,16 @@ from typing import Final
 SIGNATURE_HEADER: Final = "Upstash-Signature"
 ISSUER: Final = "Upstash"
 ALGORITHM: Final = "HS256"
-TOKEN_TYPE: Final = "JWT"
+TOKEN_TYPE: Final = "JWT"  # noqa: S105 - a JOSE "typ" value, not a secret
 TOKEN_LIFETIME_SECONDS: Final = 300
-TOKEN_ID_PREFIX: Final = "jwt_"
+TOKEN_ID_PREFIX: Final = "jwt_"  # noqa: S105 - the jti prefix, not a secret
 
 CLAIM_ISSUER: Final = "iss"
 CLAIM_SUBJECT: Final = "sub"
 CLAIM_EXPIRES_AT: Final = "exp"
 CLAIM_NOT_BEFORE: Final = "nbf"
 CLAIM_ISSUED_AT: Final = "iat"
-CLAIM_TOKEN_ID: Final = "jti"
+CLAIM_TOKEN_ID: Final = "jti"  # noqa: S105 - a claim name, not a secret
 CLAIM_BODY_HASH: Final = "body"
 CLAIM_AUDIENCE: Final = "aud"
 

@@ -23,12 +23,13 @@ from .inbound import (
     public_url,
     rejection_body,
 )
+from .protocol import SIGNATURE_HEADER
 from .verify import SignatureError, Verifier
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-_SIGNATURE_KEY = "HTTP_UPSTASH_SIGNATURE"
+_SIGNATURE_KEY = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")  # PEP 3333 CGI name
 _REJECTION_STATUS_LINE = f"{REJECTION_STATUS} Unauthorized"
 
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, unquote_plus
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from wirepost.config import Settings
-from wirepost.delivery.destination import validate_destination_url
+from wirepost.destination import validate_destination_url
 from wirepost.domain import Headers, canonical_header
 from wirepost.durations import parse_duration
 from wirepost.errors import InvalidRequest

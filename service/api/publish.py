@@ -10,7 +10,7 @@ from wirepost import publishing
 from wirepost.api import parse, spec
 from wirepost.api.shapes import json_response
 from wirepost.api.state import ApiState, state_of
-from wirepost.delivery.destination import DestinationRefused
+from wirepost.destination import DestinationRefused
 from wirepost.errors import InvalidRequest, NotFound, PayloadTooLarge
 
 PREFIX = "/v2/publish/"
@@ -61,8 +61,9 @@ async def publish(request: web.Request) -> web.Response:
         headers, body=body, settings=state.settings, now=now, caller_ip=request.remote
     )
     if "://" in target.destination and not target.is_url:
-        raise InvalidRequest(f"destination must start with http:// or https://, got "
-                             f"{target.destination[:100]!r}")
+        raise InvalidRequest(
+            f"destination must start with http:// or https://, got {target.destination[:100]!r}"
+        )
     if not target.is_url:
         raise NotFound(
             f"destination {target.destination!r} is not a URL (http:// or https://) "

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from wirepost.clock import Clock
 from wirepost.config import Settings
-from wirepost.delivery.destination import DestinationPolicy
+from wirepost.destination import DestinationPolicy
 from wirepost.store.db import Pool
 from wirepost.wakeup import Waker
 

@@ -17,9 +17,9 @@ from yarl import URL
 
 from wirepost.clock import Clock
 from wirepost.config import Settings
-from wirepost.delivery.destination import DestinationPolicy, DestinationRefused
 from wirepost.delivery.resolver import refused_by_guard
 from wirepost.delivery.retry import next_retry_delay
+from wirepost.destination import DestinationPolicy, DestinationRefused
 from wirepost.domain import (
     Claimed,
     Delivered,
