@@ -69,7 +69,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     policy = destination_policy(settings)
     app = web.Application(
         middlewares=[error_middleware, auth_middleware(settings.token)],
-        client_max_size=settings.max_body_size + 64 * 1024,
+        client_max_size=max(settings.max_body_size, settings.max_batch_size) + 64 * 1024,
     )
     app.cleanup_ctx.append(lambda app: _lifecycle(app, settings, clock, policy))
     if settings.run_api:

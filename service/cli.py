@@ -140,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "WIREPOST_TOKEN",
             "set one or more API tokens (comma-separated) that clients send as Bearer",
         )
+        if settings.workers > 1:
+            return _run_workers(settings, migrate=args.migrate, wait_for_db=args.wait_for_db)
         return _run_server(settings, migrate=args.migrate, wait_for_db=args.wait_for_db)
     except SettingsError as exc:
         print(f"wirepost: bad setting {exc}", file=sys.stderr)
@@ -202,6 +204,26 @@ def _run_server(
         return 0
 
 
+def _run_workers(settings: Settings, *, migrate: bool, wait_for_db: float) -> int:
+    """Migrate once here, then supervise ``settings.workers`` server processes."""
+    from wirepost.workers import run_workers
+
+    configure_logging(settings.log_level, settings.log_format)
+    _install_uvloop()
+
+    async def prepare() -> int:
+        await _wait_for_database(settings, wait_for_db)
+        return await _migrate(settings, dry_run=False, check=False) if migrate else 0
+
+    code = asyncio.run(prepare())
+    return code or run_workers(settings, settings.workers, worker_main)
+
+
+def worker_main(settings: Settings) -> int:
+    """Entry point of one ``--workers`` process (module level so it can be spawned)."""
+    return _run_server(settings, migrate=False, wait_for_db=30)
+
+
 async def _wait_for_database(settings: Settings, seconds: float) -> None:
     from wirepost.store import db
 
@@ -234,7 +256,7 @@ async def _serve(
             return code
     runner = web.AppRunner(build_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=settings.workers > 1)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -60,6 +60,9 @@ class Settings:
         kind="list",
     )
     max_body_size: int = _setting(10 * 1024 * 1024, "Largest message body in bytes.", kind="int")
+    max_batch_size: int = _setting(
+        20 * 1024 * 1024, "Largest POST /v2/batch request body in bytes.", kind="int"
+    )
     default_retries: int = _setting(3, "Retries when Upstash-Retries is absent.", kind="int")
     max_retries: int = _setting(20, "Largest Upstash-Retries accepted.", kind="int")
     max_delay: timedelta = _setting(
@@ -69,6 +72,9 @@ class Settings:
         timedelta(minutes=15),
         "Per-attempt HTTP timeout (Upstash-Timeout may shorten it).",
         kind="duration",
+    )
+    workers: int = _setting(
+        1, "Server processes sharing the port (each runs API and loops).", kind="int"
     )
     delivery_concurrency: int = _setting(100, "HTTP deliveries in flight per process.", kind="int")
     delivery_batch_size: int = _setting(100, "Deliveries claimed per query.", kind="int")
@@ -109,6 +115,8 @@ class Settings:
             "delivery_concurrency",
             "delivery_batch_size",
             "response_body_limit",
+            "workers",
+            "max_batch_size",
         ):
             _check(getattr(self, name), getattr(self, name) > 0, name, "must be positive")
         _check(
@@ -234,8 +242,12 @@ def load_settings(
     return Settings(**values)
 
 
-_FLAG_NAMES = {"run_api": "--no-api", "run_delivery": "--no-delivery",
-               "run_scheduler": "--no-scheduler", "data_dir": "--data-dir (dev)"}
+_FLAG_NAMES = {
+    "run_api": "--no-api",
+    "run_delivery": "--no-delivery",
+    "run_scheduler": "--no-scheduler",
+    "data_dir": "--data-dir (dev)",
+}
 
 
 def _default_text(value: object) -> str:
@@ -258,6 +270,8 @@ def settings_markdown() -> str:
             flag = "(env only)"
         else:
             flag = "`" + _FLAG_NAMES.get(f.name, "--" + f.name.replace("_", "-")) + "`"
-        lines.append(f"| `{env_name(f.name)}` | {flag} | `{_default_text(f.default)}` | "
-                     f"{f.metadata['help']} |")
+        lines.append(
+            f"| `{env_name(f.name)}` | {flag} | `{_default_text(f.default)}` | "
+            f"{f.metadata['help']} |"
+        )
     return "\n".join(lines)

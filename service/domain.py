@@ -1,4 +1,5 @@
-"""Values shared across layers: messages, deliveries, attempt outcomes, log entries, DLQ entries.
+"""Values shared across layers: messages, deliveries, attempt outcomes, log entries, DLQ entries,
+URL groups.
 
 Frozen dataclasses only; no I/O. Store functions return these, never database records.
 """
@@ -9,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 Headers = dict[str, list[str]]
 """Header map as QStash shows it: canonical name → list of values."""
@@ -59,11 +61,12 @@ class Message:
     callback_headers: Headers | None = None
     failure_callback: str | None = None
     failure_callback_headers: Headers | None = None
-    callback_options: dict[str, object] | None = None
+    callback_options: dict[str, dict[str, Any]] | None = None  # "callback"/"failure" config
     flow_control_key: str | None = None
-    flow_control: dict[str, int] | None = None
+    flow_control: dict[str, int | None] | None = None  # parallelism, rate, period (s)
     redact: tuple[str, ...] | None = None
     dedup_id: str | None = None
+    source_message_id: str | None = None  # set on callbacks: the message they report on
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,53 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of a URL group: a destination URL and an optional name."""
+
+    url: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class UrlGroup:
+    """A named set of endpoints; publishing to the name fans out to every endpoint."""
+
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    endpoints: tuple[Endpoint, ...]
+
+
+@dataclass(frozen=True)
 class SigningKeys:
     current: str
     next: str
+
+
+@dataclass(frozen=True)
+class FlowLimits:
+    """``Upstash-Flow-Control-Value``: at least one limit; period in seconds (default 1)."""
+
+    parallelism: int | None = None
+    rate: int | None = None
+    period: int = 1
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A queue or a flow-control key: what admits parked deliveries, and its current load."""
+
+    kind: str  # "queue" | "flow"
+    name: str
+    parallelism: int | None
+    rate: int | None
+    period_seconds: int
+    paused: bool
+    pinned_parallelism: bool
+    pinned_rate: bool
+    rate_count: int
+    rate_period_start: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    waiting: int
+    admitted: int

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from wirepost.domain import Message, new_id
-from wirepost.store import dead_letters, deduplication_keys, messages
-from wirepost.store.db import Pool, transaction
+from wirepost.store import dead_letters, deduplication_keys, gates, messages
+from wirepost.store.db import Executor, Pool, transaction
 from wirepost.wakeup import Waker
 
 
@@ -32,27 +32,42 @@ async def publish(
     dedup_window: timedelta,
     waker: Waker | None,
 ) -> list[Published]:
-    """Store ``batch`` atomically; a message whose ``dedup_id`` is taken reports the owner."""
-    if not any(m.dedup_id for m in batch):
+    """Store ``batch`` atomically; a message whose ``dedup_id`` is taken reports the owner.
+
+    Queues and flow-control keys the messages name are created (and flow limits updated) in the
+    same transaction. A batch with neither dedup ids nor gates is one statement.
+    """
+    gated = any(m.queue_name or m.flow_control_key for m in batch)
+    if not gated and not any(m.dedup_id for m in batch):
         await messages.insert_many(pool, batch, now=now)
-        results = [Published(m.id, m.url) for m in batch]
         fresh = list(batch)
+        results = [Published(m.id, m.url) for m in batch]
     else:
-        results, fresh = [], []
         async with transaction(pool) as conn:
-            for m in batch:
-                owner = m.id
-                if m.dedup_id:
-                    owner = await deduplication_keys.claim(
-                        conn, m.dedup_id, m.id, expires_at=now + dedup_window, now=now
-                    )
-                if owner == m.id:
-                    fresh.append(m)
-                results.append(Published(owner, m.url, deduplicated=owner != m.id))
+            fresh, results = await _deduplicate(conn, batch, now=now, window=dedup_window)
+            if gated:
+                await gates.prepare_for(conn, fresh, now=now)
             await messages.insert_many(conn, fresh, now=now)
     if waker is not None and any(m.not_before <= now for m in fresh):
         waker.wake()
     return results
+
+
+async def _deduplicate(
+    conn: Executor, batch: Sequence[Message], *, now: datetime, window: timedelta
+) -> tuple[list[Message], list[Published]]:
+    """Claim each message's dedup key; a key already owned makes that message a duplicate."""
+    fresh, results = [], []
+    for m in batch:
+        owner = m.id
+        if m.dedup_id:
+            owner = await deduplication_keys.claim(
+                conn, m.dedup_id, m.id, expires_at=now + window, now=now
+            )
+        if owner == m.id:
+            fresh.append(m)
+        results.append(Published(owner, m.url, deduplicated=owner != m.id))
+    return fresh, results
 
 
 async def retry_dead_letters(

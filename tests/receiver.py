@@ -39,6 +39,8 @@ class Receiver:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.arrived = asyncio.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     @property
     def base(self) -> str:
@@ -53,8 +55,13 @@ class Receiver:
                                       dict(request.headers), body))
         self.arrived.set()
         reply = self.replies.popleft() if self.replies else self.default
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            self.in_flight -= 1
         return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
 
     async def start(self) -> None:

@@ -1,13 +1,46 @@
-"""``GET /v2/messages/{id}`` and ``DELETE /v2/messages/{id}`` (cancel)."""
+"""``GET /v2/messages/{id}``, ``DELETE /v2/messages/{id}`` (cancel) and ``DELETE /v2/messages``
+(bulk cancel).
+
+Bulk cancel takes its parameters from a JSON body (Python and Go SDKs:
+``{"messageIds": [...]}``, or filter fields) or, without a body, from the query string (JS SDK:
+``messageIds`` or filters, plus ``count``). No body and no query cancels every pending message.
+Unknown parameters are refused: a misspelt filter must not widen a cancel to everything.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import Mapping
 
+import orjson
+from aiohttp import web
+from multidict import MultiDict, MultiMapping
+
+from wirepost.api import query
 from wirepost.api.shapes import json_response, message_json
-from wirepost.api.state import state_of
-from wirepost.errors import NotFound
+from wirepost.api.state import ApiState, state_of
+from wirepost.errors import InvalidRequest, NotFound
 from wirepost.store import messages
+from wirepost.store.messages import PendingFilter
+
+MAX_MESSAGE_IDS = 1000
+MAX_CANCEL_COUNT = 500
+CANCEL_ALL_CHUNK = 10_000
+_ID_PARAMS = ("messageIds", "messageId")
+_FILTER_PARAMS = (
+    "topicName",
+    "queueName",
+    "url",
+    "host",
+    "path",
+    "label",
+    "flowControlKey",
+    "scheduleId",
+    "callerIp",
+    "callerIP",
+    "fromDate",
+    "toDate",
+)
+_ACCEPTED = frozenset((*_ID_PARAMS, *_FILTER_PARAMS, "count", "cursor", "qstash_token"))
 
 
 async def get_message(request: web.Request) -> web.Response:
@@ -28,3 +61,85 @@ async def cancel_message(request: web.Request) -> web.Response:
             "failed or already cancelled)"
         )
     return json_response({"cancelled": len(cancelled)})
+
+
+def _body_params(raw: bytes) -> MultiDict[str]:
+    """A JSON object's fields as parameters: lists become repeated values; an empty list stays
+    present (so ``{"messageIds": []}`` cancels nothing rather than everything)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict) or not data:
+        raise InvalidRequest(
+            'body must be JSON like {"messageIds": ["msg_..."]} or hold filters such as '
+            '{"queueName": "q"}; send no body (and no query) to cancel every pending message'
+        )
+    params: MultiDict[str] = MultiDict()
+    for key, value in data.items():
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            params.add(key, "")
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                raise InvalidRequest(f"{key} must be a string, a number or a list of strings")
+            params.add(key, str(item))
+    return params
+
+
+def pending_filter(params: MultiMapping[str]) -> PendingFilter:
+    return PendingFilter(
+        urls=query.values(params, "url"),
+        topic_names=query.values(params, "topicName"),
+        queue_names=query.values(params, "queueName"),
+        schedule_ids=query.values(params, "scheduleId"),
+        labels=query.values(params, "label"),
+        from_time=query.millis(params, "fromDate"),
+        to_time=query.millis(params, "toDate", end=True),
+        caller_ips=query.values(params, "callerIp", "callerIP"),
+        flow_control_keys=query.values(params, "flowControlKey"),
+        hosts=query.values(params, "host"),
+        paths=query.values(params, "path"),
+    )
+
+
+def _limit(params: Mapping[str, str]) -> int | None:
+    if "count" not in params:
+        return None
+    return query.count(params, default=MAX_CANCEL_COUNT, maximum=MAX_CANCEL_COUNT)
+
+
+async def _cancel_matching(state: ApiState, where: PendingFilter, limit: int | None) -> int:
+    """Cancel up to ``limit`` matching messages, or all of them in chunks (each chunk its own
+    statement, so cancelling millions does not hold one huge transaction)."""
+    now = state.clock.now()
+    if limit is not None:
+        return len(await messages.cancel_matching(state.pool, where, limit=limit, now=now))
+    total = 0
+    while True:
+        done = await messages.cancel_matching(state.pool, where, limit=CANCEL_ALL_CHUNK, now=now)
+        total += len(done)
+        if len(done) < CANCEL_ALL_CHUNK:
+            return total
+
+
+async def cancel_messages(request: web.Request) -> web.Response:
+    state = state_of(request)
+    raw = await request.read()
+    params: MultiMapping[str] = _body_params(raw) if raw.strip() else request.query
+    unknown = sorted(set(params) - _ACCEPTED)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown parameter {unknown[0]!r}; use messageIds, or filters "
+            f"({', '.join(_FILTER_PARAMS)}) with an optional count"
+        )
+    ids = query.values(params, *_ID_PARAMS)
+    if ids is not None:
+        if len(ids) > MAX_MESSAGE_IDS:
+            raise InvalidRequest(
+                f"{len(ids)} messageIds in one request; send at most {MAX_MESSAGE_IDS}"
+            )
+        cancelled = await messages.cancel_many(state.pool, ids, now=state.clock.now())
+        return json_response({"cancelled": len(cancelled)})
+    count = await _cancel_matching(state, pending_filter(params), _limit(params))
+    return json_response({"cancelled": count})

@@ -244,3 +244,80 @@ def dedup_key(
 
 def header_view(request_headers: CIMultiDictProxy[str], target: Target) -> PublishHeaders:
     return PublishHeaders(request_headers, target.query_config)
+
+
+MAX_FLOW_KEY_LENGTH = 256
+MAX_FLOW_PARALLELISM = 10_000
+MAX_FLOW_RATE = 1_000_000
+MAX_FLOW_PERIOD_SECONDS = 7 * 86400
+_FLOW_FORMAT = (
+    "use comma-separated key=value pairs, e.g. "
+    "Upstash-Flow-Control-Value: parallelism=5, rate=10, period=1m"
+)
+
+
+def flow_control(headers: PublishHeaders) -> tuple[str, dict[str, int | None]] | None:
+    """``Upstash-Flow-Control-Key`` and ``-Value`` (``parallelism=<n>, rate=<n>,
+    period=<duration|seconds>``; at least one of parallelism and rate; period ≤ 1 week)."""
+    key = headers.get("Upstash-Flow-Control-Key")
+    value = headers.get("Upstash-Flow-Control-Value")
+    if not key and not value:
+        return None
+    if not key or len(key) > MAX_FLOW_KEY_LENGTH:
+        raise InvalidRequest(
+            "Upstash-Flow-Control-Value needs Upstash-Flow-Control-Key (a name "
+            f"of at most {MAX_FLOW_KEY_LENGTH} characters)"
+        )
+    if not value:
+        raise InvalidRequest(
+            f"Upstash-Flow-Control-Key needs Upstash-Flow-Control-Value: {_FLOW_FORMAT}"
+        )
+    limits: dict[str, int | None] = {"parallelism": None, "rate": None, "period": 1}
+    for part in value.split(","):
+        name, sep, raw = (p.strip() for p in part.partition("="))
+        if not sep or not raw or name not in limits:
+            raise InvalidRequest(f"Upstash-Flow-Control-Value {value!r} is invalid: {_FLOW_FORMAT}")
+        if name == "period":
+            seconds = (
+                int(raw)
+                if raw.isdigit()
+                else parse_delay("Upstash-Flow-Control-Value period", raw).total_seconds()
+            )
+            if not 1 <= seconds <= MAX_FLOW_PERIOD_SECONDS:
+                raise InvalidRequest("Upstash-Flow-Control-Value period must be from 1s to 1 week")
+            limits["period"] = int(seconds)
+        else:
+            high = MAX_FLOW_PARALLELISM if name == "parallelism" else MAX_FLOW_RATE
+            limits[name] = parse_int(f"Upstash-Flow-Control-Value {name}", raw, 1, high)
+    if limits["parallelism"] is None and limits["rate"] is None:
+        raise InvalidRequest(
+            f"Upstash-Flow-Control-Value needs parallelism and/or rate: {_FLOW_FORMAT}"
+        )
+    return key, limits
+
+
+def parse_redact(value: str | None) -> tuple[str, ...] | None:
+    """``Upstash-Redact-Fields``: ``body``, ``header`` (every header) or ``header[Name]``;
+    ``headers``/``headers[Name]`` are accepted as the docs spell them."""
+    if not value:
+        return None
+    fields: list[str] = []
+    for raw in value.split(","):
+        token = raw.strip()
+        lowered = token.lower()
+        if lowered == "body":
+            fields.append("body")
+        elif lowered in ("header", "headers"):
+            fields.append("header")
+        elif (
+            lowered.startswith(("header[", "headers["))
+            and token.endswith("]")
+            and (name := token[token.index("[") + 1 : -1].strip())
+        ):
+            fields.append(f"header[{canonical_header(name)}]")
+        else:
+            raise InvalidRequest(
+                f"Upstash-Redact-Fields: unknown field {token!r}; use body, "
+                "header or header[Name], comma-separated"
+            )
+    return tuple(dict.fromkeys(fields))

@@ -1,7 +1,15 @@
-"""``POST /v2/publish/{destination}``: store a message for a URL (or each endpoint of a URL
-group) and answer only after the commit."""
+"""``POST /v2/publish/{destination}``: store a message for a URL (or one per endpoint of a URL
+group) and answer only after the commit.
+
+``plan`` turns (destination, headers, body) into the messages to store; publish, batch and
+enqueue share it, so every way in validates and builds messages the same way.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
 from yarl import URL
@@ -11,36 +19,107 @@ from wirepost.api import parse, spec
 from wirepost.api.shapes import json_response
 from wirepost.api.state import ApiState, state_of
 from wirepost.destination import DestinationRefused
+from wirepost.domain import Endpoint, Message
 from wirepost.errors import InvalidRequest, NotFound, PayloadTooLarge
+from wirepost.store import url_groups
+from wirepost.store.db import Executor
 
 PREFIX = "/v2/publish/"
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(
-            f"body of {request.content_length} bytes is larger than "
-            f"WIREPOST_MAX_BODY_SIZE ({limit} bytes)"
-        )
-    body = await request.read()
-    if len(body) > limit:
-        raise PayloadTooLarge(
-            f"body of {len(body)} bytes is larger than WIREPOST_MAX_BODY_SIZE ({limit} bytes)"
-        )
-    return body
+async def read_body(
+    request: web.Request, limit: int, *, setting: str = "WIREPOST_MAX_BODY_SIZE"
+) -> bytes:
+    """The request body, refused with 413 above ``limit`` bytes (named by ``setting``)."""
+    size = request.content_length
+    if size is None or size <= limit:
+        body = await request.read()
+        size = len(body)
+        if size <= limit:
+            return body
+    raise PayloadTooLarge(f"body of {size} bytes is larger than {setting} ({limit} bytes)")
 
 
-def check_destination(state: ApiState, url: str) -> str:
-    """A valid http(s) URL whose host the destination policy allows (literal IPs, localhost)."""
-    url = parse.parse_url("destination", url)
+def check_destination(state: ApiState, url: str, what: str = "destination") -> str:
+    """A valid http(s) URL whose host the destination policy allows (literal IPs, localhost);
+    ``what`` names the offending field in the error."""
+    url = parse.parse_url(what, url)
     try:
         state.policy.check_host(URL(url, encoded=True).host or "")
     except DestinationRefused as exc:
-        raise InvalidRequest(str(exc)) from None
+        raise InvalidRequest(f"{what}: {exc}") from None
     return url
 
 
-def published_json(results: list[publishing.Published]) -> list[dict[str, object]]:
+class GroupLookup:
+    """Endpoints of URL groups by name, each group read once per request."""
+
+    def __init__(self, db: Executor) -> None:
+        self._db = db
+        self._seen: dict[str, list[Endpoint] | None] = {}
+
+    async def endpoints(self, name: str) -> list[Endpoint] | None:
+        if name not in self._seen:
+            self._seen[name] = await url_groups.find_endpoints(self._db, name)
+        return self._seen[name]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The messages one publish stores: one for a URL, one per endpoint for a URL group."""
+
+    messages: list[Message]
+    group: str | None = None
+
+
+async def plan(
+    state: ApiState,
+    target: parse.Target,
+    headers: parse.PublishHeaders,
+    body: bytes,
+    *,
+    now: datetime,
+    caller_ip: str | None,
+    groups: GroupLookup,
+    **fields: object,
+) -> Planned:
+    """Validate a publish and build its messages (nothing is stored). ``fields`` are set on
+    every message (e.g. ``queue_name``). Raises InvalidRequest, or NotFound for an unknown
+    group."""
+    template = spec.build_template(
+        headers, body=body, settings=state.settings, now=now, caller_ip=caller_ip
+    )
+    if fields.get("queue_name") and headers.get("Upstash-Flow-Control-Key"):
+        raise InvalidRequest(
+            "Upstash-Flow-Control-Key cannot be combined with a queue: the "
+            "queue's parallelism already limits it (POST /v2/queues)"
+        )
+    destination = target.destination
+    if target.is_url:
+        url = check_destination(state, destination)
+        return Planned([spec.for_destination(template, headers, url, **fields)])
+    if "://" in destination:
+        raise InvalidRequest(
+            f"destination must start with http:// or https://, got {destination[:100]!r}"
+        )
+    if destination.partition("?")[0].lower() == "api/llm":
+        raise InvalidRequest("the api/llm destination (Upstash-hosted LLM) is not supported")
+    endpoints = await groups.endpoints(destination)
+    if endpoints is None:
+        raise NotFound(
+            f"destination {destination[:100]!r} is not a URL (http:// or https://) "
+            "and no URL group has that name"
+        )
+    messages = [
+        spec.for_destination(
+            template, headers, e.url, topic_name=destination, endpoint_name=e.name, **fields
+        )
+        for e in endpoints
+    ]
+    return Planned(messages, group=destination)
+
+
+def published_json(results: Sequence[publishing.Published]) -> list[dict[str, object]]:
     return [
         {
             "messageId": r.message_id,
@@ -51,28 +130,37 @@ def published_json(results: list[publishing.Published]) -> list[dict[str, object
     ]
 
 
+def answer(planned: Planned, results: Sequence[publishing.Published]) -> object:
+    """An object for a URL destination, an array (one per endpoint) for a URL group."""
+    payload = published_json(results)
+    return payload if planned.group is not None else payload[0]
+
+
+def answer_status(results: Sequence[publishing.Published]) -> int:
+    """201, or 202 when every message was a duplicate (DESIGN decision 1)."""
+    return 202 if results and all(r.deduplicated for r in results) else 201
+
+
 async def publish(request: web.Request) -> web.Response:
     state = state_of(request)
     target = parse.split_target(request.raw_path, PREFIX)
     headers = parse.header_view(request.headers, target)
     body = await read_body(request, state.settings.max_body_size)
     now = state.clock.now()
-    template = spec.build_template(
-        headers, body=body, settings=state.settings, now=now, caller_ip=request.remote
+    planned = await plan(
+        state,
+        target,
+        headers,
+        body,
+        now=now,
+        caller_ip=request.remote,
+        groups=GroupLookup(state.pool),
     )
-    if "://" in target.destination and not target.is_url:
-        raise InvalidRequest(
-            f"destination must start with http:// or https://, got {target.destination[:100]!r}"
-        )
-    if not target.is_url:
-        raise NotFound(
-            f"destination {target.destination!r} is not a URL (http:// or https://) "
-            "and no URL group has that name"
-        )
-    url = check_destination(state, target.destination)
-    message = spec.for_destination(template, headers, url)
-    [result] = await publishing.publish(
-        state.pool, [message], now=now, dedup_window=state.settings.dedup_window, waker=state.waker
+    results = await publishing.publish(
+        state.pool,
+        planned.messages,
+        now=now,
+        dedup_window=state.settings.dedup_window,
+        waker=state.waker,
     )
-    [payload] = published_json([result])
-    return json_response(payload, status=202 if result.deduplicated else 201)
+    return json_response(answer(planned, results), status=answer_status(results))

@@ -8,13 +8,14 @@ log entries carry base64 bodies. Where SDKs and docs disagree on a name, both ar
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from wirepost.clock import to_millis
-from wirepost.domain import DeadLetter, Event, Message, Response, State
+from wirepost.domain import DeadLetter, Event, Headers, Message, Response, State
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -38,6 +39,31 @@ def _drop_none(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _redacted(data: bytes) -> str:
+    return "REDACTED:" + hashlib.sha256(data).hexdigest()
+
+
+def visible_headers(m: Message) -> Headers:
+    """The message's headers as the API shows them: ``Upstash-Redact-Fields`` replaces values
+    with ``REDACTED:<sha256 hex>`` (deliveries still carry the originals)."""
+    redact = m.redact or ()
+    if not redact:
+        return m.headers
+    every = "header" in redact
+    return {
+        name: (
+            [_redacted(v.encode()) for v in values]
+            if every or f"header[{name}]" in redact
+            else values
+        )
+        for name, values in m.headers.items()
+    }
+
+
+def visible_body(m: Message) -> bytes:
+    return _redacted(m.body).encode() if m.redact and "body" in m.redact else m.body
+
+
 def _message_common(m: Message) -> dict[str, Any]:
     flow = m.flow_control or {}
     return {
@@ -47,7 +73,7 @@ def _message_common(m: Message) -> dict[str, Any]:
         "endpointName": m.endpoint_name,
         "queueName": m.queue_name,
         "method": m.method,
-        "header": m.headers,
+        "header": visible_headers(m),
         "maxRetries": m.max_retries,
         "notBefore": to_millis(m.not_before),
         "createdAt": to_millis(m.created_at),
@@ -69,7 +95,7 @@ def _message_common(m: Message) -> dict[str, Any]:
 
 
 def message_json(m: Message) -> dict[str, Any]:
-    return _drop_none({**_message_common(m), **_body_fields(m.body)})
+    return _drop_none({**_message_common(m), **_body_fields(visible_body(m))})
 
 
 def _response_fields(r: Response) -> dict[str, Any]:
@@ -98,7 +124,7 @@ def event_json(e: Event, *, cancelled_spelling: str = "CANCELED") -> dict[str, A
         "state": state,
         "error": e.error,
         "nextDeliveryTime": to_millis(e.next_delivery_at) if e.next_delivery_at else None,
-        "body": _b64(m.body),
+        "body": _b64(visible_body(m)),
         "retryDelayExpr": m.retry_delay,
         "callbackHeaders": m.callback_headers,
         "failureCallbackHeaders": m.failure_callback_headers,

@@ -10,6 +10,7 @@ from wirepost.api import parse
 from wirepost.api.parse import PublishHeaders
 from wirepost.config import Settings
 from wirepost.domain import Headers, Message, canonical_header, new_id
+from wirepost.errors import InvalidRequest
 
 _CALLBACK_CONFIG = ("method", "timeout", "retries", "retry-delay", "delay")
 
@@ -73,6 +74,7 @@ def build_template(
         "callback": callback_config(headers, "Callback", settings),
         "failure": callback_config(headers, "Failure-Callback", settings),
     }
+    flow = parse.flow_control(headers)
     return Message(
         id="",
         url="",
@@ -101,6 +103,9 @@ def build_template(
         ),
         failure_callback_headers=callback_headers(headers, "Failure-Callback"),
         callback_options={k: v for k, v in options.items() if v} or None,
+        flow_control_key=flow[0] if flow else None,
+        flow_control=flow[1] if flow else None,
+        redact=parse.parse_redact(headers.get("Upstash-Redact-Fields")),
     )
 
 
@@ -108,6 +113,11 @@ def for_destination(
     template: Message, headers: PublishHeaders, url: str, **fields: object
 ) -> Message:
     """The message for one destination URL, with a fresh id and its deduplication key."""
+    if fields.get("queue_name") and template.flow_control_key:
+        raise InvalidRequest(
+            "Upstash-Flow-Control-Key cannot be combined with a queue: the "
+            "queue's parallelism already limits it (POST /v2/queues)"
+        )
     message = replace(template, id=new_id("msg_"), url=url, **fields)  # type: ignore[arg-type]
     scope = url if message.topic_name else ""
     key = parse.dedup_key(headers, url, message.body, message.headers, scope=scope)

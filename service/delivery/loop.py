@@ -1,5 +1,7 @@
 """The delivery loop: claim due deliveries in batches under a lease, send them concurrently,
-record outcomes in batches, renew leases of slow attempts, and survive the database going away.
+record outcomes (with the callbacks they produce) in batches, admit parked deliveries through
+their queues and flow-control keys, renew leases of slow attempts, and survive the database
+going away.
 
 Shape (River's job scheduler): ``run_once(now)`` does one claim → dispatch → record pass and is
 what tests drive with a fixed clock; ``run(stop)`` pipelines the same steps: it claims whenever
@@ -17,13 +19,14 @@ import logging
 import time
 from datetime import datetime
 
+from wirepost import callbacks
 from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.delivery.dispatch import Dispatcher
 from wirepost.domain import Claimed, Delivered, GiveUp, Outcome, RetryLater
 from wirepost.signing import Signer
-from wirepost.store import deliveries, signing_keys
-from wirepost.store.db import Pool, is_connection_error, listen
+from wirepost.store import deliveries, gates, messages, signing_keys
+from wirepost.store.db import Pool, is_connection_error, listen, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +55,23 @@ class DeliveryLoop:
         self._slot_freed = asyncio.Event()
         self._signer: Signer | None = None
         self._signer_key = ""
+        self._gates_may_open = True
+        self._claim_threshold = max(
+            1, min(settings.delivery_batch_size, settings.delivery_concurrency) // 2
+        )
         self._signer_loaded = 0.0
 
     # -- one pass (tests) -------------------------------------------------------------------
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim one batch, attempt every delivery, record the outcomes; returns the count."""
+        now = now or self._clock.now()
+        await gates.admit(self._pool, now=now)
         claimed = await deliveries.claim_due(
             self._pool,
             limit=self._settings.delivery_batch_size,
             lease=self._settings.lease,
-            now=now or self._clock.now(),
+            now=now,
         )
         if not claimed:
             return 0
@@ -70,11 +79,26 @@ class DeliveryLoop:
         outcomes = await asyncio.gather(
             *(self._dispatcher.attempt(c, signer, self._clock) for c in claimed)
         )
-        results = list(zip(claimed, outcomes, strict=True))
-        await deliveries.complete_many(self._pool, results, now=self._clock.now())
+        await self._record(list(zip(claimed, outcomes, strict=True)))
+        return len(claimed)
+
+    async def _record(self, results: list[tuple[Claimed, Outcome]]) -> None:
+        """Write outcomes (and the callbacks they call for) in one transaction."""
+        now = self._clock.now()
+        if any(c.message.callback or c.message.failure_callback for c, _ in results):
+            async with transaction(self._pool) as conn:
+                applied = await deliveries.complete_many(conn, results, now=now)
+                extra = callbacks.follow_ups(results, applied, now)
+                await messages.insert_many(conn, extra, now=now)
+            if extra:
+                self._wake.set()
+        else:
+            await deliveries.complete_many(self._pool, results, now=now)
+        if any(c.message.queue_name or c.message.flow_control_key for c, _ in results):
+            self._gates_may_open = True  # a slot freed up: admit the next parked deliveries
+            self._wake.set()
         for c, outcome in results:
             _log_outcome(c, outcome)
-        return len(claimed)
 
     # -- the long-running loop ----------------------------------------------------------------
 
@@ -98,20 +122,30 @@ class DeliveryLoop:
         finally:
             await self._drain()
             self._finished_ready.set()
-            for task in helpers:
+            recorder, *others = helpers
+            for task in others:
                 task.cancel()
+            # The recorder exits by itself once every finished outcome is written; cancelling
+            # it mid-write would drop the batch it holds (those messages would be sent again).
+            await asyncio.wait({recorder}, timeout=MAX_ERROR_BACKOFF)
+            recorder.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await self._flush_remaining()
 
     async def _claim_and_wait(self, stop: asyncio.Event) -> None:
         free = self._settings.delivery_concurrency - len(self._inflight)
-        if free <= 0:
+        if free < self._claim_threshold and self._inflight:
+            # Claim in batches: wait until enough slots are free rather than one at a time.
             self._slot_freed.clear()
             await _wait_any(stop, self._slot_freed, timeout=None)
             return
         limit = min(free, self._settings.delivery_batch_size)
+        woken = self._wake.is_set()
         self._wake.clear()
         now = self._clock.now()
+        if woken or self._gates_may_open:
+            self._gates_may_open = False
+            await gates.admit(self._pool, now=now)
         claimed = await deliveries.claim_due(
             self._pool, limit=limit, lease=self._settings.lease, now=now
         )
@@ -122,10 +156,12 @@ class DeliveryLoop:
         if len(claimed) == limit:
             return  # more may be due: claim again as soon as slots allow
         await _wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
+        if not self._wake.is_set():
+            self._gates_may_open = True  # polled: a parked delivery's wait may have ended
 
     async def _idle_seconds(self, now: datetime) -> float:
         poll = self._settings.poll_interval.total_seconds()
-        due = await deliveries.next_due_at(self._pool)
+        due = await deliveries.next_due_at(self._pool, now=now)
         if due is None:
             return poll
         return max(0.0, min(poll, (due - now).total_seconds()))
@@ -161,15 +197,12 @@ class DeliveryLoop:
         while self._finished:
             batch, self._finished = self._finished, []
             try:
-                await deliveries.complete_many(self._pool, batch, now=self._clock.now())
+                await self._record(batch)
             except Exception as exc:
                 _log_loop_error(exc)
                 self._finished = batch + self._finished  # keep them; leases fence stale ones
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
-                continue
-            for c, outcome in batch:
-                _log_outcome(c, outcome)
 
     async def _renew_forever(self, stop: asyncio.Event) -> None:
         period = self._settings.lease.total_seconds() / 3

@@ -38,10 +38,11 @@ async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: date
 
 async def complete_many(
     db: Executor, results: Sequence[tuple[Claimed, Outcome]], *, now: datetime
-) -> int:
-    """Record outcomes; those whose lease was lost meanwhile are skipped. Returns applied count."""
+) -> dict[str, int | None]:
+    """Record outcomes; those whose lease was lost meanwhile are skipped. Returns the applied
+    ones: message id → DLQ entry id (None unless the message was dead-lettered)."""
     if not results:
-        return 0
+        return {}
     ids, claims, kinds, next_at, statuses, errors, headers, bodies = ([] for _ in range(8))
     for claimed, outcome in results:
         ids.append(claimed.message.id)
@@ -52,10 +53,10 @@ async def complete_many(
         errors.append(None if isinstance(outcome, Delivered) else outcome.error)
         headers.append(outcome.response.headers)
         bodies.append(outcome.response.body)
-    applied = await db.fetchval(
+    rows = await db.fetch(
         _COMPLETE_MANY, now, ids, claims, kinds, next_at, statuses, errors, headers, bodies
     )
-    return int(applied)
+    return {r["message_id"]: r["dlq_id"] for r in rows}
 
 
 def _kind(outcome: Outcome) -> str:
@@ -66,8 +67,8 @@ def _kind(outcome: Outcome) -> str:
     return "failed"
 
 
-async def next_due_at(db: Executor) -> datetime | None:
-    when: datetime | None = await db.fetchval(_NEXT_DUE_AT)
+async def next_due_at(db: Executor, *, now: datetime) -> datetime | None:
+    when: datetime | None = await db.fetchval(_NEXT_DUE_AT, now)
     return when
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from wirepost.store.queries import Q
 _INSERT_MANY = Q["messages.insert_many"]
 _FIND = Q["messages.find"]
 _CANCEL_MANY = Q["messages.cancel_many"]
+_CANCEL_MATCHING = Q["messages.cancel_matching"]
 _PRUNE = Q["messages.prune"]
 
 
@@ -47,6 +49,7 @@ def from_record(r: asyncpg.Record | Mapping[str, Any]) -> Message:
         flow_control=r["flow_control"],
         redact=tuple(r["redact"]) if r["redact"] is not None else None,
         dedup_id=r["dedup_id"],
+        source_message_id=r["source_message_id"],
     )
 
 
@@ -80,6 +83,7 @@ def _columns(messages: Sequence[Message]) -> list[list[Any]]:
         [m.flow_control for m in messages],
         [_json_list(m.redact) if m.redact is not None else None for m in messages],
         [m.dedup_id for m in messages],
+        [m.source_message_id for m in messages],
     ]
 
 
@@ -97,6 +101,51 @@ async def find(db: Executor, message_id: str) -> Message | None:
 async def cancel_many(db: Executor, message_ids: Sequence[str], *, now: datetime) -> list[str]:
     """Cancel messages still waiting for delivery; returns those that were cancelled."""
     rows = await db.fetch(_CANCEL_MANY, list(message_ids), now)
+    return [r["message_id"] for r in rows]
+
+
+@dataclass(frozen=True)
+class PendingFilter:
+    """Which pending messages a bulk cancel takes. Each field: None = any; a sequence = any of
+    these values (OR); fields AND together. Times bound ``created_at`` (inclusive)."""
+
+    urls: Sequence[str] | None = None
+    topic_names: Sequence[str] | None = None
+    queue_names: Sequence[str] | None = None
+    schedule_ids: Sequence[str] | None = None
+    labels: Sequence[str] | None = None
+    from_time: datetime | None = None
+    to_time: datetime | None = None
+    caller_ips: Sequence[str] | None = None
+    flow_control_keys: Sequence[str] | None = None
+    hosts: Sequence[str] | None = None
+    paths: Sequence[str] | None = None
+
+    def args(self) -> list[object]:
+        def listed(values: Sequence[str] | None) -> list[str] | None:
+            return list(values) if values is not None else None
+
+        return [
+            listed(self.urls),
+            listed(self.topic_names),
+            listed(self.queue_names),
+            listed(self.schedule_ids),
+            listed(self.labels),
+            self.from_time,
+            self.to_time,
+            listed(self.caller_ips),
+            listed(self.flow_control_keys),
+            [h.lower() for h in self.hosts] if self.hosts is not None else None,
+            listed(self.paths),
+        ]
+
+
+async def cancel_matching(
+    db: Executor, where: PendingFilter, *, limit: int | None, now: datetime
+) -> list[str]:
+    """Cancel up to ``limit`` (None = every) pending messages created up to ``now`` that match
+    ``where``, oldest first, as ``cancel_many`` does; returns the cancelled ids."""
+    rows = await db.fetch(_CANCEL_MATCHING, now, limit, *where.args())
     return [r["message_id"] for r in rows]
 
 

@@ -27,7 +27,7 @@ WHERE d.message_id = x.message_id AND d.claims = x.claims AND d.leased;
 -- Record attempt outcomes in one statement. Rows whose lease was lost (claims changed or the
 -- delivery was cancelled) are skipped. outcome: delivered | retry | failed.
 -- $1 = now; $2 ids, $3 claims, $4 outcome, $5 next attempt at, $6 status, $7 error,
--- $8 response headers, $9 response body. Returns how many outcomes applied.
+-- $8 response headers, $9 response body. Returns the applied message ids (and DLQ ids).
 WITH o AS (
     SELECT * FROM unnest($2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::int[],
                          $7::text[], $8::jsonb[], $9::bytea[])
@@ -37,7 +37,12 @@ WITH o AS (
     WHERE d.message_id = o.message_id AND d.claims = o.claims AND o.outcome <> 'retry'
     RETURNING d.message_id
 ), retrying AS (
-    UPDATE deliveries d SET available_at = o.next_at, leased = false, retried = d.retried + 1
+    -- Behind a flow-control key the message waits parked between attempts (it is not in
+    -- flight); a queue keeps its slot until the message is finished.
+    UPDATE deliveries d
+    SET available_at = CASE WHEN d.gate_kind = 'flow' THEN 'infinity'::timestamptz
+                            ELSE o.next_at END,
+        due_at = o.next_at, leased = false, retried = d.retried + 1
     FROM o
     WHERE d.message_id = o.message_id AND d.claims = o.claims AND o.outcome = 'retry'
     RETURNING d.message_id
@@ -49,6 +54,7 @@ WITH o AS (
     INSERT INTO dead_letters (message_id, created_at, response_status, response_headers,
                               response_body, error)
     SELECT message_id, $1, status, headers, body, error FROM applied WHERE outcome = 'failed'
+    RETURNING id, message_id
 ), logged AS (
     INSERT INTO events (at, message_id, state, error, next_delivery_at, response_status,
                         response_headers, response_body)
@@ -65,11 +71,14 @@ WITH o AS (
         ELSE ARRAY['ERROR', 'FAILED'] END) WITH ORDINALITY AS s(state, n)
     ORDER BY a.message_id, s.n
 )
-SELECT count(*) FROM applied;
+SELECT a.message_id, dead.id AS dlq_id FROM applied a LEFT JOIN dead USING (message_id);
 
 -- name: next_due_at
--- When the earliest delivery (or lease end) comes due.
-SELECT min(available_at) FROM deliveries;
+-- When the earliest claimable delivery (or lease end) comes due, or a parked one's wait ends
+-- ($1 = now; parked deliveries already due wait for their gate, not for time).
+SELECT least(
+    (SELECT min(available_at) FROM deliveries WHERE available_at <> 'infinity'),
+    (SELECT min(due_at) FROM deliveries WHERE available_at = 'infinity' AND due_at > $1));
 
 -- name: count_pending
 SELECT count(*) FROM deliveries;

@@ -7,30 +7,40 @@ WITH x AS (
         $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[], $7::int[], $8::text[],
         $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
         $15::text[], $16::text[], $17::text[], $18::jsonb[], $19::text[], $20::jsonb[],
-        $21::jsonb[], $22::text[], $23::jsonb[], $24::text[], $25::text[]
+        $21::jsonb[], $22::text[], $23::jsonb[], $24::text[], $25::text[], $26::text[]
     ) WITH ORDINALITY AS x(
         id, url, method, headers, body, max_retries, retry_delay,
         timeout_ms, not_before, caller_ip, labels, topic_name, endpoint_name,
         queue_name, schedule_id, callback, callback_headers, failure_callback, failure_callback_headers,
-        callback_options, flow_control_key, flow_control, redact, dedup_id, ord
+        callback_options, flow_control_key, flow_control, redact, dedup_id, source_message_id, ord
     )
 ), m AS (
     INSERT INTO messages (
         id, url, method, headers, body, max_retries, retry_delay, timeout_ms, not_before,
         created_at, caller_ip, labels, topic_name, endpoint_name, queue_name, schedule_id,
         callback, callback_headers, failure_callback, failure_callback_headers, callback_options,
-        flow_control_key, flow_control, redact, dedup_id)
+        flow_control_key, flow_control, redact, dedup_id, source_message_id)
     SELECT id, url, method, headers, body, max_retries, retry_delay, timeout_ms, not_before,
         $1, caller_ip, ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), topic_name,
         endpoint_name, queue_name, schedule_id, callback, callback_headers, failure_callback,
         failure_callback_headers, callback_options, flow_control_key, flow_control,
         CASE WHEN redact IS NULL THEN NULL
              ELSE ARRAY(SELECT jsonb_array_elements_text(redact::jsonb)) END,
-        dedup_id
+        dedup_id, source_message_id
     FROM x
 ), d AS (
-    INSERT INTO deliveries (message_id, available_at, queue_name, flow_control_key)
-    SELECT id, not_before, queue_name, flow_control_key FROM x ORDER BY ord
+    -- Behind a queue or flow-control key a message waits parked until its gate admits it; a
+    -- callback of a queued message holds its queue's slot without waiting.
+    INSERT INTO deliveries (message_id, available_at, due_at, gate_kind, gate_name)
+    SELECT id,
+           CASE WHEN coalesce(queue_name, flow_control_key) IS NOT NULL
+                     AND source_message_id IS NULL
+                THEN 'infinity'::timestamptz ELSE not_before END,
+           not_before,
+           CASE WHEN queue_name IS NOT NULL THEN 'queue'
+                WHEN flow_control_key IS NOT NULL THEN 'flow' END,
+           coalesce(queue_name, flow_control_key)
+    FROM x ORDER BY ord
 )
 INSERT INTO events (at, message_id, state, next_delivery_at)
 SELECT $1, id, 'CREATED', not_before FROM x ORDER BY ord;
@@ -61,3 +71,38 @@ DELETE FROM messages WHERE id IN (
       AND NOT EXISTS (SELECT 1 FROM dead_letters l WHERE l.message_id = m.id)
     LIMIT $2
 );
+
+-- name: cancel_matching
+-- Cancel up to $2 (NULL = no limit) pending messages created at or before $1 that match every
+-- given filter, oldest first: drop their deliveries, log CANCEL_REQUESTED + CANCELED. Rows
+-- another transaction is changing right now (an attempt being recorded) are skipped.
+-- Filters (NULL = any): $3 urls, $4 topic names, $5 queue names, $6 schedule ids,
+-- $7 labels (any of), $8 created from, $9 created to (inclusive), $10 caller IPs,
+-- $11 flow-control keys, $12 hosts (lower case), $13 paths. Returns the cancelled ids.
+WITH picked AS (
+    SELECT d.message_id FROM deliveries d JOIN messages m ON m.id = d.message_id
+    WHERE m.created_at <= $1
+      AND ($3::text[] IS NULL OR m.url = ANY($3))
+      AND ($4::text[] IS NULL OR m.topic_name = ANY($4))
+      AND ($5::text[] IS NULL OR m.queue_name = ANY($5))
+      AND ($6::text[] IS NULL OR m.schedule_id = ANY($6))
+      AND ($7::text[] IS NULL OR m.labels && $7)
+      AND ($8::timestamptz IS NULL OR m.created_at >= $8)
+      AND ($9::timestamptz IS NULL OR m.created_at <= $9)
+      AND ($10::text[] IS NULL OR m.caller_ip = ANY($10))
+      AND ($11::text[] IS NULL OR m.flow_control_key = ANY($11))
+      AND ($12::text[] IS NULL OR lower(substring(m.url from '^[A-Za-z]+://([^/?#:]+)')) = ANY($12))
+      AND ($13::text[] IS NULL OR coalesce(nullif(substring(m.url from '^[A-Za-z]+://[^/?#]+([^?#]*)'), ''), '/') = ANY($13))
+    ORDER BY d.seq
+    LIMIT $2::bigint
+    FOR UPDATE OF d SKIP LOCKED
+), gone AS (
+    DELETE FROM deliveries d USING picked p WHERE d.message_id = p.message_id
+    RETURNING d.message_id
+), logged AS (
+    INSERT INTO events (at, message_id, state)
+    SELECT $1, g.message_id, s.state
+    FROM gone g CROSS JOIN unnest(ARRAY['CANCEL_REQUESTED', 'CANCELED']) WITH ORDINALITY AS s(state, n)
+    ORDER BY g.message_id, s.n
+)
+SELECT message_id FROM gone;

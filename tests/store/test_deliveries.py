@@ -33,7 +33,7 @@ async def test_claim_due_ignores_messages_not_yet_due(pool, clock: FixedClock):
     later = make_message(now, not_before=now + timedelta(seconds=5))
     await messages.insert_many(pool, [later], now=now)
     assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now) == []
-    assert await deliveries.next_due_at(pool) == later.not_before
+    assert await deliveries.next_due_at(pool, now=now) == later.not_before
     due = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + timedelta(seconds=5))
     assert [c.message.id for c in due] == [later.id]
 
@@ -75,7 +75,7 @@ async def test_complete_many_delivered_removes_the_delivery(pool, clock: FixedCl
     await messages.insert_many(pool, [msg], now=now)
     [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
     response = Response(200, {"Server": ["x"]}, b"fine")
-    assert await deliveries.complete_many(pool, [(claimed, Delivered(response))], now=now) == 1
+    assert len(await deliveries.complete_many(pool, [(claimed, Delivered(response))], now=now)) == 1
     assert await deliveries.count_pending(pool) == 0
     assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "DELIVERED"]
     row = await pool.fetchrow("SELECT * FROM events WHERE state = 'DELIVERED'")
@@ -90,9 +90,9 @@ async def test_complete_many_skips_outcomes_of_a_lost_lease(pool, clock: FixedCl
     [stale] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
     [fresh] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE)
     ok = Delivered(Response(200))
-    assert await deliveries.complete_many(pool, [(stale, ok)], now=now) == 0
+    assert len(await deliveries.complete_many(pool, [(stale, ok)], now=now)) == 0
     assert await deliveries.count_pending(pool) == 1
-    assert await deliveries.complete_many(pool, [(fresh, ok)], now=now) == 1
+    assert len(await deliveries.complete_many(pool, [(fresh, ok)], now=now)) == 1
 
 
 async def test_complete_many_retry_reschedules_and_counts(pool, clock: FixedClock):
@@ -102,9 +102,9 @@ async def test_complete_many_retry_reschedules_and_counts(pool, clock: FixedCloc
     [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
     at = now + timedelta(seconds=12)
     outcome = RetryLater(at, "HTTP 503", Response(503, {}, b"down"))
-    assert await deliveries.complete_many(pool, [(claimed, outcome)], now=now) == 1
+    assert len(await deliveries.complete_many(pool, [(claimed, outcome)], now=now)) == 1
     assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now) == []
-    assert await deliveries.next_due_at(pool) == at
+    assert await deliveries.next_due_at(pool, now=now) == at
     [again] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=at)
     assert again.retried == 1
     assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "ERROR", "RETRY", "ACTIVE"]
@@ -116,7 +116,7 @@ async def test_complete_many_failed_moves_to_dead_letters(pool, clock: FixedCloc
     await messages.insert_many(pool, [msg], now=now)
     [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
     outcome = GiveUp("connection refused", Response())
-    assert await deliveries.complete_many(pool, [(claimed, outcome)], now=now) == 1
+    assert len(await deliveries.complete_many(pool, [(claimed, outcome)], now=now)) == 1
     row = await pool.fetchrow("SELECT * FROM dead_letters")
     assert (row["message_id"], row["response_status"], row["error"]) == (
         msg.id, 0, "connection refused")
@@ -134,7 +134,7 @@ async def test_complete_many_mixed_batch_applies_each_outcome(pool, clock: Fixed
         (by_id[batch[1].id], RetryLater(now + timedelta(minutes=1), "HTTP 500", Response(500))),
         (by_id[batch[2].id], GiveUp("HTTP 489", Response(489))),
     ]
-    assert await deliveries.complete_many(pool, outcomes, now=now) == 3
+    assert len(await deliveries.complete_many(pool, outcomes, now=now)) == 3
     assert await deliveries.count_pending(pool) == 1
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
 

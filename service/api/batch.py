@@ -1,0 +1,158 @@
+"""``POST /v2/batch``: many publishes (URLs, URL groups, queues) in one request and one
+transaction.
+
+The body is a JSON array of ``{"destination", "headers", "body", "queue"}`` (other keys are
+ignored). Header keys may be in any case (the JS SDK sends them lower-case). The whole batch is
+validated before anything is stored: the first bad item fails the request with 400 naming its
+index (DESIGN decision 6).
+The answer is aligned with the request: an object per URL item, an array per URL-group item.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict
+
+from wirepost import publishing
+from wirepost.api import parse
+from wirepost.api.publish import GroupLookup, Planned, answer, answer_status, plan, read_body
+from wirepost.api.queues import check_name
+from wirepost.api.shapes import json_response
+from wirepost.api.state import state_of
+from wirepost.errors import InvalidRequest, NotFound, PayloadTooLarge
+
+MAX_BATCH_ITEMS = 1000
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    destination: str
+    headers: CIMultiDict[str]
+    body: bytes
+    queue: str | None
+
+
+def _header_values(name: str, value: object) -> list[str]:
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, str | int | float):
+        values = [str(value)]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        values = list(value)
+    else:
+        raise InvalidRequest(f"headers[{name!r}] must be a string")
+    if any(c in v for v in values for c in "\r\n\0"):
+        raise InvalidRequest(f"headers[{name!r}] must not contain line breaks or NUL")
+    return values
+
+
+def _headers(raw: object) -> CIMultiDict[str]:
+    if raw is None:
+        return CIMultiDict()
+    if not isinstance(raw, dict):
+        raise InvalidRequest('headers must be an object like {"Upstash-Delay": "10s"}')
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in raw.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise InvalidRequest(f"header name {name[:100]!r} is not a valid HTTP header name")
+        for text in _header_values(name, value):
+            headers.add(name, text)
+    return headers
+
+
+def _item(raw: object, max_body_size: int) -> BatchItem:
+    if not isinstance(raw, dict):
+        raise InvalidRequest(
+            'must be an object like {"destination": "https://...", "headers": {}, "body": ""}'
+        )
+    destination = raw.get("destination")
+    if not isinstance(destination, str) or not destination:
+        raise InvalidRequest("destination is required: a URL or a URL group name")
+    body = raw.get("body")
+    if body is not None and not isinstance(body, str):
+        raise InvalidRequest("body must be a string or null")
+    encoded = (body or "").encode()
+    if len(encoded) > max_body_size:
+        raise PayloadTooLarge(
+            f"body of {len(encoded)} bytes is larger than "
+            f"WIREPOST_MAX_BODY_SIZE ({max_body_size} bytes)"
+        )
+    queue = raw.get("queue")
+    if queue is not None and not isinstance(queue, str):
+        raise InvalidRequest("queue must be a queue name or null")
+    return BatchItem(
+        destination,
+        _headers(raw.get("headers")),
+        encoded,
+        check_name(queue) if queue is not None else None,
+    )
+
+
+def parse_batch(raw: bytes, max_body_size: int) -> list[BatchItem]:
+    """The items of a batch request, each checked for shape (not yet for its headers)."""
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            'body must be a JSON array like [{"destination": "https://...", "body": "..."}]'
+        ) from None
+    if not isinstance(data, list):
+        raise InvalidRequest('body must be a JSON array like [{"destination": "https://..."}]')
+    if len(data) > MAX_BATCH_ITEMS:
+        raise InvalidRequest(f"{len(data)} items in one batch; send at most {MAX_BATCH_ITEMS}")
+    items = []
+    for index, entry in enumerate(data):
+        try:
+            items.append(_item(entry, max_body_size))
+        except (InvalidRequest, PayloadTooLarge) as exc:
+            raise type(exc)(f"batch item {index}: {exc.detail}") from None
+    return items
+
+
+async def batch(request: web.Request) -> web.Response:
+    state = state_of(request)
+    # The batch as a whole is bounded by the same setting as one body (and by the app's
+    # client_max_size); each item's body is bounded by it too.
+    raw = await read_body(request, state.settings.max_batch_size, setting="WIREPOST_MAX_BATCH_SIZE")
+    items = parse_batch(raw, state.settings.max_body_size)
+    now = state.clock.now()
+    groups = GroupLookup(state.pool)
+    planned: list[Planned] = []
+    for index, item in enumerate(items):
+        target = parse.split_target(item.destination, "")
+        headers = parse.PublishHeaders(item.headers, target.query_config)
+        # A queue item is an enqueue: publishing.publish creates the queue if needed.
+        fields = {"queue_name": item.queue} if item.queue is not None else {}
+        try:
+            planned.append(
+                await plan(
+                    state,
+                    target,
+                    headers,
+                    item.body,
+                    now=now,
+                    caller_ip=request.remote,
+                    groups=groups,
+                    **fields,
+                )
+            )
+        except (InvalidRequest, NotFound) as exc:
+            raise InvalidRequest(f"batch item {index}: {exc.detail}") from None
+    results = await publishing.publish(
+        state.pool,
+        [m for p in planned for m in p.messages],
+        now=now,
+        dedup_window=state.settings.dedup_window,
+        waker=state.waker,
+    )
+    answers, start = [], 0
+    for p in planned:
+        answers.append(answer(p, results[start : start + len(p.messages)]))
+        start += len(p.messages)
+    return json_response(answers, status=answer_status(results) if items else 200)
