@@ -26,6 +26,7 @@ from wirepost.delivery.resolver import GuardedResolver
 from wirepost.destination import DestinationPolicy
 from wirepost.domain import SigningKeys
 from wirepost.retention import RetentionLoop
+from wirepost.scheduler.loop import ScheduleLoop
 from wirepost.signing import generate_signing_key
 from wirepost.store import db, signing_keys
 from wirepost.wakeup import Waker
@@ -105,6 +106,8 @@ async def _lifecycle(
                 settings, pool, clock, Dispatcher(session, policy, settings), wake=waker.local
             )
             start(loop.run(stop), "delivery")
+        if settings.run_scheduler:
+            start(ScheduleLoop(settings, pool, clock, waker).run(stop), "scheduler")
         yield
     finally:
         stop.set()

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 # No WIREPOST_* setting from the developer's shell may leak into a test.
-for _name in [n for n in os.environ if n.startswith("WIREPOST_") and n != "WIREPOST_TEST_DATABASE_URL"]:
+for _name in [
+    n for n in os.environ if n.startswith("WIREPOST_") and n != "WIREPOST_TEST_DATABASE_URL"
+]:
     del os.environ[_name]
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="wirepost-xdg-"))
 
@@ -155,8 +157,9 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.stop()
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
-                     interval: float = 0.02) -> None:
+async def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
+) -> None:
     """Poll ``predicate`` (sync or async) until truthy; fail after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

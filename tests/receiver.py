@@ -51,8 +51,11 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(Received(request.method, request.path, request.query_string,
-                                      dict(request.headers), body))
+        self.requests.append(
+            Received(
+                request.method, request.path, request.query_string, dict(request.headers), body
+            )
+        )
         self.arrived.set()
         reply = self.replies.popleft() if self.replies else self.default
         self.in_flight += 1

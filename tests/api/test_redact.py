@@ -12,10 +12,15 @@ from wirepost.store import messages
 
 
 async def test_redacted_body_and_header_show_as_hashes(api: TestClient[Any, Any], pool):
-    headers = {**AUTH, "Upstash-Redact-Fields": "body, header[Secret]",
-               "Upstash-Forward-Secret": "s3cret", "Upstash-Forward-Plain": "visible"}
-    resp = await raw_request(api, "POST", "/v2/publish/http://127.0.0.1:9/r", headers=headers,
-                             data=b"card=4242")
+    headers = {
+        **AUTH,
+        "Upstash-Redact-Fields": "body, header[Secret]",
+        "Upstash-Forward-Secret": "s3cret",
+        "Upstash-Forward-Plain": "visible",
+    }
+    resp = await raw_request(
+        api, "POST", "/v2/publish/http://127.0.0.1:9/r", headers=headers, data=b"card=4242"
+    )
     message_id = (await resp.json())["messageId"]
     shown = await (await api.get(f"/v2/messages/{message_id}", headers=AUTH)).json()
     assert shown["body"] == "REDACTED:" + hashlib.sha256(b"card=4242").hexdigest()
@@ -29,7 +34,12 @@ async def test_redacted_body_and_header_show_as_hashes(api: TestClient[Any, Any]
 
 
 async def test_unknown_redact_field_is_rejected(api: TestClient[Any, Any]):
-    resp = await raw_request(api, "POST", "/v2/publish/http://127.0.0.1:9/r",
-                             headers={**AUTH, "Upstash-Redact-Fields": "everything"}, data=b"x")
+    resp = await raw_request(
+        api,
+        "POST",
+        "/v2/publish/http://127.0.0.1:9/r",
+        headers={**AUTH, "Upstash-Redact-Fields": "everything"},
+        data=b"x",
+    )
     assert resp.status == 400
     assert "Upstash-Redact-Fields" in (await resp.json())["error"]

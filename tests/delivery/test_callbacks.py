@@ -24,8 +24,9 @@ async def test_callback_receives_the_attempt_result_signed_for_its_url(
 ):
     loop = await make_loop(settings)
     receiver.replies.append(Reply(status=200, body=b"done"))
-    source = await publish(receiver.url("/work"), callback=receiver.url("/cb"),
-                           callback_headers={"X-Tag": ["t1"]})
+    source = await publish(
+        receiver.url("/work"), callback=receiver.url("/cb"), callback_headers={"X-Tag": ["t1"]}
+    )
     assert await loop.run_once() == 1
     assert await loop.run_once() == 1  # the callback message
     [body] = _bodies(receiver, "/cb")
@@ -39,20 +40,30 @@ async def test_callback_receives_the_attempt_result_signed_for_its_url(
     assert request.headers["X-Tag"] == "t1"
     assert request.headers["Content-Type"] == "application/json"
     QStashReceiver(TEST_CURRENT_KEY, TEST_NEXT_KEY).verify(
-        signature=request.headers["Upstash-Signature"], body=request.body.decode(),
-        url=receiver.url("/cb"))
+        signature=request.headers["Upstash-Signature"],
+        body=request.body.decode(),
+        url=receiver.url("/cb"),
+    )
 
 
 async def test_callback_follows_every_attempt_and_failure_callback_the_last(
-    settings: Settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver,
+    settings: Settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
     clock: FixedClock,
 ):
     loop = await make_loop(settings)
     # Replies go out in arrival order: attempt 1, its callback, attempt 2.
-    receiver.replies.extend([Reply(status=500, body=b"e1"), Reply(status=200),
-                             Reply(status=502, body=b"e2")])
-    await publish(receiver.url("/flaky"), max_retries=1, callback=receiver.url("/cb"),
-                  failure_callback=receiver.url("/failed"))
+    receiver.replies.extend(
+        [Reply(status=500, body=b"e1"), Reply(status=200), Reply(status=502, body=b"e2")]
+    )
+    await publish(
+        receiver.url("/flaky"),
+        max_retries=1,
+        callback=receiver.url("/cb"),
+        failure_callback=receiver.url("/failed"),
+    )
     assert await loop.run_once() == 1  # attempt 1 fails → callback queued
     assert await loop.run_once() == 1  # callback delivered
     clock.advance(timedelta(seconds=13))

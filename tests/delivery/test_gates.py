@@ -32,7 +32,10 @@ async def test_queue_with_parallelism_one_delivers_in_enqueue_order(
 
 
 async def test_queue_keeps_its_slot_while_the_head_waits_for_a_retry(
-    settings: Settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver,
+    settings: Settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
     clock: FixedClock,
 ):
     loop = await make_loop(settings)
@@ -49,12 +52,17 @@ async def test_queue_keeps_its_slot_while_the_head_waits_for_a_retry(
 
 
 async def test_queue_parallelism_holds_across_two_replicas(
-    make_settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver, db_dsn: str,
+    make_settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
+    db_dsn: str,
     pool: asyncpg.Pool,
 ):
     settings = make_settings(delivery_batch_size=10)
-    await gates.upsert_queue(pool, "wide", parallelism=2, paused=False,
-                             now=(await pool.fetchval("SELECT now()")))
+    await gates.upsert_queue(
+        pool, "wide", parallelism=2, paused=False, now=(await pool.fetchval("SELECT now()"))
+    )
     receiver.default = Reply(delay=0.3)
     for n in range(6):
         await publish(receiver.url(f"/w{n}"), queue_name="wide")
@@ -73,8 +81,12 @@ async def test_queue_parallelism_holds_across_two_replicas(
 
 
 async def test_paused_queue_delivers_nothing_until_resumed(
-    settings: Settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver,
-    pool: asyncpg.Pool, clock: FixedClock,
+    settings: Settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
+    pool: asyncpg.Pool,
+    clock: FixedClock,
 ):
     loop = await make_loop(settings)
     await gates.upsert_queue(pool, "p", parallelism=1, paused=True, now=clock.now())
@@ -85,7 +97,10 @@ async def test_paused_queue_delivers_nothing_until_resumed(
 
 
 async def test_flow_control_parallelism_limits_messages_in_flight(
-    make_settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver,
+    make_settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
 ):
     loop = await make_loop(make_settings(delivery_batch_size=10))
     limits = {"parallelism": 2, "rate": None, "period": 1}
@@ -97,7 +112,10 @@ async def test_flow_control_parallelism_limits_messages_in_flight(
 
 
 async def test_flow_control_rate_admits_at_most_rate_per_period(
-    make_settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver,
+    make_settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
     clock: FixedClock,
 ):
     loop = await make_loop(make_settings(delivery_batch_size=10))
@@ -112,7 +130,10 @@ async def test_flow_control_rate_admits_at_most_rate_per_period(
 
 
 async def test_flow_control_retry_frees_the_slot_between_attempts(
-    settings: Settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver,
+    settings: Settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
     clock: FixedClock,
 ):
     loop = await make_loop(settings)
@@ -128,19 +149,31 @@ async def test_flow_control_retry_frees_the_slot_between_attempts(
 
 
 async def test_latest_message_limits_apply_unless_pinned(
-    settings: Settings, publish: Publish, receiver: Receiver, pool: asyncpg.Pool,
+    settings: Settings,
+    publish: Publish,
+    receiver: Receiver,
+    pool: asyncpg.Pool,
     clock: FixedClock,
 ):
-    await publish(receiver.url("/x"), flow_control_key="cfg",
-                  flow_control={"parallelism": 1, "rate": None, "period": 1})
-    await publish(receiver.url("/y"), flow_control_key="cfg",
-                  flow_control={"parallelism": 5, "rate": 3, "period": 10})
+    await publish(
+        receiver.url("/x"),
+        flow_control_key="cfg",
+        flow_control={"parallelism": 1, "rate": None, "period": 1},
+    )
+    await publish(
+        receiver.url("/y"),
+        flow_control_key="cfg",
+        flow_control={"parallelism": 5, "rate": 3, "period": 10},
+    )
     gate = await gates.find(pool, gates.FLOW, "cfg")
     assert gate is not None
     assert (gate.parallelism, gate.rate, gate.period_seconds) == (5, 3, 10)
     await gates.pin(pool, "cfg", parallelism=2, rate=None, period=None, now=clock.now())
-    await publish(receiver.url("/z"), flow_control_key="cfg",
-                  flow_control={"parallelism": 9, "rate": 4, "period": 10})
+    await publish(
+        receiver.url("/z"),
+        flow_control_key="cfg",
+        flow_control={"parallelism": 9, "rate": 4, "period": 10},
+    )
     gate = await gates.find(pool, gates.FLOW, "cfg")
     assert gate is not None
     assert (gate.parallelism, gate.rate) == (2, 4)

@@ -13,7 +13,9 @@ LEASE = timedelta(seconds=30)
 
 
 async def _states(pool: asyncpg.Pool, message_id: str) -> list[str]:
-    rows = await pool.fetch("SELECT state FROM events WHERE message_id = $1 ORDER BY id", message_id)
+    rows = await pool.fetch(
+        "SELECT state FROM events WHERE message_id = $1 ORDER BY id", message_id
+    )
     return [r["state"] for r in rows]
 
 
@@ -119,7 +121,10 @@ async def test_complete_many_failed_moves_to_dead_letters(pool, clock: FixedCloc
     assert len(await deliveries.complete_many(pool, [(claimed, outcome)], now=now)) == 1
     row = await pool.fetchrow("SELECT * FROM dead_letters")
     assert (row["message_id"], row["response_status"], row["error"]) == (
-        msg.id, 0, "connection refused")
+        msg.id,
+        0,
+        "connection refused",
+    )
     assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "ERROR", "FAILED"]
 
 

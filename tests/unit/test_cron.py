@@ -1,4 +1,4 @@
-"""Unit tests for wirepost.scheduler.cron: parsing, CRON_TZ, next/previous ticks, DST."""
+"""Unit tests for wirepost.cron: parsing, CRON_TZ, next/previous ticks, DST."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wirepost.scheduler.cron import CronSpec, next_fire, parse_cron, previous_fire
+from wirepost.cron import CronSpec, next_fire, parse_cron, previous_fire
 
 # Property tests stay quick (tests/unit must run in about 2 s) and never time out on a
 # loaded machine.
