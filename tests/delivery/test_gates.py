@@ -178,3 +178,25 @@ async def test_latest_message_limits_apply_unless_pinned(
     assert gate is not None
     assert (gate.parallelism, gate.rate) == (2, 4)
     assert gate.waiting == 3
+
+
+async def test_flow_control_rate_holds_across_two_replicas(
+    make_settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver, db_dsn: str,
+    clock: FixedClock,
+):
+    settings = make_settings(delivery_batch_size=20)
+    limits = {"parallelism": None, "rate": 3, "period": 60}
+    for n in range(10):
+        await publish(receiver.url(f"/s{n}"), flow_control_key="shared", flow_control=limits)
+    other_pool = await store_db.create_pool(db_dsn, min_size=1, max_size=3)
+    try:
+        first = await make_loop(settings)
+        second = await make_loop(settings)
+        second._pool = other_pool  # a second replica with its own connections
+        counts = await asyncio.gather(*(loop.run_once() for loop in (first, second) * 3))
+        assert sum(counts) == 3
+        clock.advance(timedelta(seconds=61))
+        counts = await asyncio.gather(*(loop.run_once() for loop in (first, second) * 3))
+        assert sum(counts) == 3
+    finally:
+        await other_pool.close()
