@@ -38,7 +38,7 @@ def dead_letter_filter(request: web.Request, ids: list[str] | None = None) -> De
         schedule_ids=query.values(q, "scheduleId"),
         labels=query.values(q, "label"),
         from_time=query.millis(q, "fromDate"),
-        to_time=query.millis(q, "toDate"),
+        to_time=query.millis(q, "toDate", end=True),
         response_statuses=query.integers("responseStatus", query.values(q, "responseStatus")),
         caller_ips=query.values(q, "callerIp", "callerIP"),
         flow_control_keys=query.values(q, "flowControlKey"),

@@ -49,7 +49,7 @@ def event_filter(request: web.Request) -> EventFilter:
         schedule_ids=query.values(q, "scheduleId"),
         labels=query.values(q, "label"),
         from_time=query.millis(q, "fromDate"),
-        to_time=query.millis(q, "toDate"),
+        to_time=query.millis(q, "toDate", end=True),
         caller_ips=query.values(q, "callerIp", "callerIP"),
         flow_control_keys=query.values(q, "flowControlKey"),
         hosts=query.values(q, "host"),

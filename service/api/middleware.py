@@ -1,8 +1,9 @@
 """Request id, token check and the one place where errors become HTTP JSON.
 
 ``ServiceError`` → ``{"error": detail}`` with its status; aiohttp's own HTTP errors (unknown
-route, wrong method, body too large) get the same shape; a lost database is 503; anything else
-is logged with its traceback and answered 500 without internals.
+route, wrong method, body too large) get the same shape; a NUL character Postgres cannot store
+is 400; a lost database is 503; anything else is logged with its traceback and answered 500
+without internals.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from wirepost.errors import ServiceError, Unauthorized
 from wirepost.logs import request_id
-from wirepost.store.db import is_connection_error
+from wirepost.store.db import is_connection_error, is_unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return error_response(exc.status, _HTTP_MESSAGES.get(exc.status, exc.reason))
     except Exception as exc:
+        if is_unstorable_text(exc):
+            return error_response(
+                400, "a value in the request holds a NUL character (%00), which cannot be stored"
+            )
         if is_connection_error(exc):
             logger.warning("database_unavailable", extra={"error": type(exc).__name__})
             return error_response(503, "database unavailable; retry shortly")

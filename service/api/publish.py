@@ -94,6 +94,12 @@ async def plan(
             "Upstash-Flow-Control-Key cannot be combined with a queue: the "
             "queue's parallelism already limits it (POST /v2/queues)"
         )
+    for name, url in (
+        ("Upstash-Callback", template.callback),
+        ("Upstash-Failure-Callback", template.failure_callback),
+    ):
+        if url:
+            check_destination(state, url, name)
     destination = target.destination
     if target.is_url:
         url = check_destination(state, destination)

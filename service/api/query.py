@@ -7,7 +7,7 @@ Multi-value filters accept repeated parameters (``label=a&label=b``) and comma l
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from multidict import MultiMapping
 
@@ -53,13 +53,17 @@ def latest_first(query: Mapping[str, str], *, default: bool) -> bool:
     return raw == "latestFirst"
 
 
-def millis(query: Mapping[str, str], name: str) -> datetime | None:
+def millis(query: Mapping[str, str], name: str, *, end: bool = False) -> datetime | None:
+    """A Unix-milliseconds bound. With ``end`` it covers that whole millisecond: stored times
+    have microseconds while the API shows milliseconds, so an inclusive upper bound equal to a
+    returned ``time`` must still include that entry."""
     raw = query.get(name)
     if raw is None or raw == "":
         return None
     if not raw.isdigit():
         raise InvalidRequest(f"{name} must be Unix milliseconds, got {raw!r}")
-    return from_millis(int(raw))
+    when = from_millis(int(raw))
+    return when + timedelta(microseconds=999) if end else when
 
 
 def integers(name: str, given: Sequence[str] | None) -> list[int] | None:

@@ -87,6 +87,17 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
+# Errors that mean "Postgres text cannot hold this value" (a NUL character): bad client input.
+UNSTORABLE_TEXT_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+)
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    return isinstance(exc, UNSTORABLE_TEXT_ERRORS)
+
+
 async def listen(dsn: str, channels: Sequence[str], on_notify: Any) -> asyncpg.Connection:
     """A dedicated connection LISTENing on ``channels``; ``on_notify(channel)`` on each NOTIFY."""
     conn = await connect(dsn)
