@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from wirepost.destination import DestinationPolicy, DestinationRefused
 from wirepost.delivery.resolver import GuardedResolver, ResolutionRefused, refused_by_guard
+from wirepost.destination import DestinationPolicy, DestinationRefused
 
 
 class LocalServer:

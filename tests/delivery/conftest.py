@@ -1,0 +1,61 @@
+"""Fixtures for driving the delivery loop: a loop wired exactly as ``app.py`` wires it (real
+aiohttp session with the SSRF-guarded resolver, real Dispatcher, real Postgres), and messages
+published through ``wirepost.publishing``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from tests.factories import make_message
+from wirepost import app, publishing
+from wirepost.clock import FixedClock
+from wirepost.config import Settings
+from wirepost.delivery.dispatch import Dispatcher
+from wirepost.delivery.loop import DeliveryLoop
+from wirepost.domain import Message
+from wirepost.wakeup import Waker
+
+MakeLoop = Callable[..., Awaitable[DeliveryLoop]]
+Publish = Callable[..., Awaitable[Message]]
+
+
+@pytest.fixture
+async def make_loop(pool: asyncpg.Pool, clock: FixedClock) -> AsyncIterator[MakeLoop]:
+    """``await make_loop(settings, wake=None)``: a DeliveryLoop with its own client session
+    (closed after the test) built by ``app.delivery_session`` and ``app.destination_policy``."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def make(
+        settings: Settings, *, wake: Any = None, session: aiohttp.ClientSession | None = None
+    ) -> DeliveryLoop:
+        await app.prepare_signing_keys(pool, settings)
+        policy = app.destination_policy(settings)
+        if session is None:
+            session = app.delivery_session(settings, policy)
+            sessions.append(session)
+        return DeliveryLoop(settings, pool, clock, Dispatcher(session, policy, settings), wake=wake)
+
+    yield make
+    for session in sessions:
+        await session.close()
+
+
+@pytest.fixture
+def publish(pool: asyncpg.Pool, clock: FixedClock) -> Publish:
+    """``await publish(url, waker=None, **message_fields)``: commit one message now."""
+
+    async def do(url: str, *, waker: Waker | None = None, **fields: Any) -> Message:
+        message = make_message(clock.now(), url=url, **fields)
+        [result] = await publishing.publish(
+            pool, [message], now=clock.now(), dedup_window=timedelta(minutes=10), waker=waker
+        )
+        assert result.message_id == message.id
+        return message
+
+    return do

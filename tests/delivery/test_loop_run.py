@@ -1,0 +1,99 @@
+"""DeliveryLoop.run(stop) as a task: wakes on a publish instead of waiting for its poll, and
+stops cleanly, finishing the attempts in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from tests.conftest import wait_until
+from tests.delivery.outbox_state import available_at, states_of
+from tests.receiver import Reply
+from wirepost.domain import State
+from wirepost.wakeup import Waker
+
+LONG_POLL = timedelta(seconds=60)
+
+
+async def settle(pool) -> None:
+    """Wait until the loop's LISTEN connection is up and its catch-up pass is over, so the
+    loop is idle and only a wake (or its minute-long poll) can start the next claim."""
+
+    async def listening() -> bool:
+        count = await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+        return bool(count)
+
+    await wait_until(listening, timeout=5)
+    await asyncio.sleep(0.3)
+
+
+async def test_run_delivers_promptly_after_a_wake_and_stops_when_told(
+    pool, clock, make_settings, receiver, make_loop, publish
+):
+    waker = Waker()
+    loop = await make_loop(make_settings(poll_interval=LONG_POLL), wake=waker.local)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        await settle(pool)
+        assert receiver.requests == []
+        started = time.monotonic()
+        message = await publish(receiver.url(), waker=waker)
+        await wait_until(lambda: receiver.requests, timeout=5)
+        assert time.monotonic() - started < 2.0
+        assert receiver.requests[0].headers["Upstash-Message-Id"] == message.id
+
+        async def recorded() -> bool:
+            return await available_at(pool, message.id) is None
+
+        await wait_until(recorded, timeout=5)
+        assert await states_of(pool, message.id) == [
+            State.CREATED,
+            State.ACTIVE,
+            State.DELIVERED,
+        ]
+    finally:
+        stop.set()
+        stopping = time.monotonic()
+        await asyncio.wait_for(task, timeout=10)
+    assert time.monotonic() - stopping < 2.0
+    assert task.exception() is None
+
+
+async def test_run_without_a_wake_waits_for_its_poll(
+    pool, clock, make_settings, receiver, make_loop, publish
+):
+    loop = await make_loop(make_settings(poll_interval=LONG_POLL), wake=asyncio.Event())
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        await settle(pool)
+        await publish(receiver.url(), waker=Waker())  # a waker the loop does not listen to
+        await asyncio.sleep(1.0)
+        assert receiver.requests == []
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def test_stop_lets_the_attempt_in_flight_finish_and_records_it(
+    pool, clock, make_settings, receiver, make_loop, publish
+):
+    waker = Waker()
+    loop = await make_loop(make_settings(poll_interval=LONG_POLL), wake=waker.local)
+    receiver.default = Reply(200, delay=0.5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        message = await publish(receiver.url(), waker=waker)
+        await wait_until(lambda: receiver.requests, timeout=5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    assert await available_at(pool, message.id) is None
+    assert (await states_of(pool, message.id))[-1] == State.DELIVERED
