@@ -173,7 +173,7 @@ def forwarded_headers(headers: PublishHeaders, prefix: str = "upstash-forward-")
     with ``Upstash-Header-Forward: true`` every incoming header that is not config or transport."""
     out: CIMultiDict[str] = CIMultiDict()
     forward_all = parse_bool("Upstash-Header-Forward", headers.get("Upstash-Header-Forward"))
-    for name, value in headers.headers.items():
+    for name, value in headers.items():  # webhook query config may carry upstash-forward-*
         lowered = name.lower()
         if lowered.startswith(prefix) and len(lowered) > len(prefix):
             out.add(canonical_header(name[len(prefix) :]), value)

@@ -44,7 +44,7 @@ def callback_headers(headers: PublishHeaders, kind: str) -> Headers | None:
     sends them, ``Upstash-<Kind>-X`` for any X that is not a config suffix (DESIGN decision 5)."""
     prefix = f"upstash-{kind.lower()}-"
     out: Headers = {}
-    for name, value in headers.headers.items():
+    for name, value in headers.items():  # headers, then webhook query config
         lowered = name.lower()
         if not lowered.startswith(prefix) or len(lowered) == len(prefix):
             continue

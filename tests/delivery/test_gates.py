@@ -181,7 +181,11 @@ async def test_latest_message_limits_apply_unless_pinned(
 
 
 async def test_flow_control_rate_holds_across_two_replicas(
-    make_settings, make_loop: MakeLoop, publish: Publish, receiver: Receiver, db_dsn: str,
+    make_settings,
+    make_loop: MakeLoop,
+    publish: Publish,
+    receiver: Receiver,
+    db_dsn: str,
     clock: FixedClock,
 ):
     settings = make_settings(delivery_batch_size=20)
