@@ -40,7 +40,8 @@ def destination_policy(settings: Settings) -> DestinationPolicy:
 
 def delivery_session(settings: Settings, policy: DestinationPolicy) -> aiohttp.ClientSession:
     """One shared client: keep-alive pools per host, the SSRF guard on every resolved address,
-    no proxies from the environment, no cookies."""
+    no proxies from the environment, no cookies, and no headers the publisher did not ask for
+    (only ours and the message's reach the destination)."""
     connector = aiohttp.TCPConnector(
         limit=settings.delivery_concurrency,
         resolver=GuardedResolver(policy),
@@ -51,7 +52,7 @@ def delivery_session(settings: Settings, policy: DestinationPolicy) -> aiohttp.C
         connector=connector,
         trust_env=False,
         cookie_jar=aiohttp.DummyCookieJar(),
-        skip_auto_headers=("User-Agent",),
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
     )
 
 

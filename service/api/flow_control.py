@@ -1,4 +1,4 @@
-"""Flow control: ``GET /v2/flowControl[/{key}]``, pause, resume, pin, unpin, resetRate, reset,
+"""Flow control: ``GET /v2/flowControl[/{key}]``, pause, resume, pin, unpin, resetRate,
 and ``GET /v2/globalParallelism``.
 
 A key limits, across every replica, how many of its messages are in flight (``parallelism``)

@@ -103,18 +103,16 @@ def pending_filter(params: MultiMapping[str]) -> PendingFilter:
     )
 
 
-def _limit(params: Mapping[str, str]) -> int | None:
-    if "count" not in params:
-        return None
-    return query.count(params, default=MAX_CANCEL_COUNT, maximum=MAX_CANCEL_COUNT)
+def _check_count(params: Mapping[str, str]) -> None:
+    """``count`` is validated but not a limit: the Node SDK always sends ``count=100`` and
+    documents that one call cancels every match (the SDK's behaviour wins over the old docs)."""
+    query.count(params, default=MAX_CANCEL_COUNT, maximum=MAX_CANCEL_COUNT)
 
 
-async def _cancel_matching(state: ApiState, where: PendingFilter, limit: int | None) -> int:
-    """Cancel up to ``limit`` matching messages, or all of them in chunks (each chunk its own
-    statement, so cancelling millions does not hold one huge transaction)."""
+async def _cancel_matching(state: ApiState, where: PendingFilter) -> int:
+    """Cancel every matching message in chunks (each chunk its own statement, so cancelling
+    millions does not hold one huge transaction)."""
     now = state.clock.now()
-    if limit is not None:
-        return len(await messages.cancel_matching(state.pool, where, limit=limit, now=now))
     total = 0
     while True:
         done = await messages.cancel_matching(state.pool, where, limit=CANCEL_ALL_CHUNK, now=now)
@@ -141,5 +139,6 @@ async def cancel_messages(request: web.Request) -> web.Response:
             )
         cancelled = await messages.cancel_many(state.pool, ids, now=state.clock.now())
         return json_response({"cancelled": len(cancelled)})
-    count = await _cancel_matching(state, pending_filter(params), _limit(params))
+    _check_count(params)
+    count = await _cancel_matching(state, pending_filter(params))
     return json_response({"cancelled": count})

@@ -86,6 +86,10 @@ async def plan(
     """Validate a publish and build its messages (nothing is stored). ``fields`` are set on
     every message (e.g. ``queue_name``). Raises InvalidRequest, or NotFound for an unknown
     group."""
+    if headers.get("Upstash-Cron"):
+        raise InvalidRequest(
+            "Upstash-Cron belongs on POST /v2/schedules/<destination>: a publish is delivered once"
+        )
     template = spec.build_template(
         headers, body=body, settings=state.settings, now=now, caller_ip=caller_ip
     )

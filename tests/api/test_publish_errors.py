@@ -255,3 +255,15 @@ async def test_callback_on_a_private_address_is_refused_at_publish(make_api, poo
     assert resp.status == 400
     assert "Upstash-Callback" in (await resp.json())["error"]
     assert await count_rows(pool, "messages") == 0
+
+
+async def test_upstash_cron_on_publish_points_to_schedules(api, pool):
+    resp = await raw_request(
+        api,
+        "POST",
+        "/v2/publish/https://example.com/hook",
+        headers={**AUTH, "Upstash-Cron": "* * * * *"},
+    )
+    assert resp.status == 400
+    assert "/v2/schedules" in (await resp.json())["error"]
+    assert await count_rows(pool, "messages") == 0

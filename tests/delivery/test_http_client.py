@@ -308,6 +308,33 @@ async def test_connections_are_bounded_by_the_limit() -> None:
     assert server.connections == 3
 
 
+async def test_waiter_cancelled_after_being_handed_a_slot_passes_it_on() -> None:
+    client = DeliveryClient(LOOPBACK, limit=1)
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.1)
+        return web.Response(text="ok")
+
+    async def hold_then_cancel(url: str) -> None:
+        await post(client, url)  # on return the next waiter has just been handed the slot...
+        handed.cancel()  # ...and is cancelled before it could use it
+
+    try:
+        async with web_server(lambda s: s.route("/hook", slow)) as server:
+            url = f"{server.base}/hook"
+            holder = asyncio.create_task(hold_then_cancel(url))
+            await asyncio.sleep(0.03)
+            handed = asyncio.create_task(post(client, url))
+            await asyncio.sleep(0.01)
+            started = time.monotonic()
+            assert (await post(client, url, timeout=3.0)).status == 200
+            assert time.monotonic() - started < 1
+            await holder
+            assert handed.cancelled()
+    finally:
+        await client.close()
+
+
 async def test_idle_connection_to_another_host_is_closed_to_stay_within_the_limit() -> None:
     client = DeliveryClient(LOOPBACK, limit=1)
     try:

@@ -75,6 +75,26 @@ async def test_attempt_sends_qstash_headers_and_the_stored_body(
     assert "Authorization" not in got.headers
 
 
+async def test_delivery_carries_no_header_the_publisher_did_not_ask_for(
+    clock, settings, receiver, make_loop, publish
+):
+    loop = await make_loop(settings)
+    await publish(receiver.url("/bare"), headers={})
+
+    await loop.run_once(clock.now())
+
+    [got] = receiver.requests
+    sent = {name.lower() for name in got.headers}
+    assert sent == {
+        "host",
+        "content-length",
+        "user-agent",
+        "upstash-message-id",
+        "upstash-retried",
+        "upstash-signature",
+    }
+
+
 async def test_signature_verifies_with_the_qstash_receiver_and_our_verifier(
     clock, settings, receiver, make_loop, publish
 ):

@@ -1,0 +1,597 @@
+"""A lean HTTP/1.1 client for deliveries: asyncio protocols, the httptools parser, keep-alive pools.
+
+Owns one request and its response, with the delivery path's promises: keep-alive pools per
+(scheme, host, port) under one bound on open connections; TLS with certificate and host name
+checks; connect and total timeouts; no redirects; response bodies read up to a cap, after which
+the connection is dropped; the destination guard on every address it connects to; no header but
+the caller's plus Host, Content-Length and (``user:pass@`` URLs) Authorization. A request that
+fails on a reused connection before any response byte (the server closed it while idle) is sent
+once more on a new one (deliveries are at-least-once). It does not judge responses (``dispatch``)
+or decide which destinations are allowed (``wirepost.destination``). Errors, ``str()`` short::
+
+    DeliveryError                      no usable response
+     ├── RequestError (ValueError)     cannot be sent as given: CR/LF in a header, not http(s)
+     ├── ConnectError                  DNS failure, connection refused or unreachable
+     │    └── TLSError                 certificate not trusted, wrong name, handshake failed
+     ├── DeliveryTimeout (TimeoutError) the connect timeout or the total timeout passed
+     └── ProtocolError                 malformed response, connection closed or reset early
+
+The guard's ``wirepost.destination.DestinationRefused`` passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import os
+import re
+import socket
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple, cast
+
+import httptools
+from yarl import URL
+
+from wirepost.destination import DestinationPolicy
+
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+"""``await resolve(host, port)``: the addresses to try, in order (tests pass a table)."""
+RequestHeaders = Mapping[str, str] | Iterable[tuple[str, str]]
+_Key = tuple[str, str, int]  # scheme, lower-case host, port
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_NO_CONTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+_KNOWN_METHODS = _NO_CONTENT_METHODS | {"POST", "PUT", "PATCH"}
+_BODY_FRAMING = (b"content-length", b"transfer-encoding")
+_SWEEP_INTERVAL = 0.05  # seconds between checks of response deadlines
+_PLAIN, _FRAMING, _HOST, _AUTHORIZATION = range(4)
+_SPECIAL_HEADERS = {
+    "content-length": _FRAMING,
+    "transfer-encoding": _FRAMING,
+    "host": _HOST,
+    "authorization": _AUTHORIZATION,
+}
+_header_kinds: dict[str, int] = {}  # valid header names seen so far (a bounded cache)
+
+
+class DeliveryError(Exception):
+    """The request got no usable response."""
+
+
+class RequestError(DeliveryError, ValueError):
+    """The request cannot be sent as given; sending it again will not help."""
+
+
+class ConnectError(DeliveryError):
+    """No connection: the name did not resolve, or the connection was refused or failed."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed (untrusted certificate, wrong host name, ...)."""
+
+
+class DeliveryTimeout(DeliveryError, TimeoutError):
+    """The connect timeout or the total timeout of the attempt passed."""
+
+
+class ProtocolError(DeliveryError):
+    """The response was malformed, or the connection closed or reset before it was complete."""
+
+
+class _NoResponse(ProtocolError):
+    """Closed before any response byte arrived: safe to resend once if the connection was reused."""
+
+
+class HttpResponse(NamedTuple):
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes  # at most the body limit
+    truncated: bool = False  # the body was longer than the limit; the rest was not read
+
+
+def _header_kind(name: str) -> int:
+    """What a header name means to the client; RequestError if it is not a valid name."""
+    kind = _header_kinds.get(name)
+    if kind is None:
+        if not _TOKEN.fullmatch(name):
+            raise RequestError(f"header name {name[:40]!r} is not a valid HTTP header name")
+        kind = _SPECIAL_HEADERS.get(name.lower(), _PLAIN)
+        if len(_header_kinds) < 4096:
+            _header_kinds[name] = kind
+    return kind
+
+
+def request_head(method: str, url: URL, headers: RequestHeaders, body_length: int) -> bytes:
+    """The request line and header block, or RequestError if it cannot be sent safely.
+
+    The caller's Content-Length and Transfer-Encoding are dropped: framing is the client's.
+    """
+    target = url.raw_path_qs
+    if _UNSAFE_TARGET.search(target):
+        raise RequestError(
+            "the URL path or query has a space or control character; percent-encode it"
+        )
+    if method not in _KNOWN_METHODS and not _TOKEN.fullmatch(method):
+        raise RequestError(f"method {method[:40]!r} is not a valid HTTP method")
+    lines = [f"{method} {target} HTTP/1.1"]
+    has_host = has_authorization = False
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+        kind = _header_kind(name)
+        if kind:
+            if kind == _FRAMING:
+                continue
+            has_host = has_host or kind == _HOST
+            has_authorization = has_authorization or kind == _AUTHORIZATION
+        lines.append(f"{name}: {value}")
+    if not has_host:
+        lines.append(f"Host: {url.host_port_subcomponent}")
+    if url.raw_user is not None and not has_authorization:
+        credentials = f"{url.user or ''}:{url.password or ''}".encode()
+        lines.append(f"Authorization: Basic {base64.b64encode(credentials).decode()}")
+    if body_length or method not in _NO_CONTENT_METHODS:
+        lines.append(f"Content-Length: {body_length}")
+    lines += ("", "")
+    text = "\r\n".join(lines)
+    breaks = len(lines) - 1
+    if text.count("\n") != breaks or text.count("\r") != breaks or "\0" in text:
+        raise RequestError(_unsafe_value(lines))
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _unsafe_value(lines: list[str]) -> str:
+    for line in lines[1:]:
+        if any(c in line for c in "\r\n\0"):
+            name = line.split(":", 1)[0]
+            return f"header {name!r} has a CR, LF or NUL character in its value"
+    return "the URL has a CR, LF or NUL character"
+
+
+def pool_key(url: URL) -> _Key:
+    """(scheme, host, port) for an absolute http(s) URL, else RequestError."""
+    scheme = url.scheme
+    if scheme not in ("http", "https"):
+        raise RequestError(f"URL scheme must be http or https, got {scheme!r}")
+    host, port = url.raw_host, url.port
+    if not host or port is None:
+        raise RequestError("URL has no host")
+    return scheme, host.lower(), port
+
+
+async def resolve_with_getaddrinfo(host: str, port: int) -> list[str]:
+    """The system resolver's addresses for ``host`` (IPv4 and IPv6), without duplicates."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class DeliveryClient:
+    """HTTP/1.1 over keep-alive connections, at most ``limit`` open at once across all hosts."""
+
+    def __init__(
+        self,
+        policy: DestinationPolicy,
+        *,
+        limit: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
+        resolver: Resolver | None = None,
+        keepalive_timeout: float = 15.0,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        self._policy = policy
+        self._limit = limit
+        self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
+        self._resolve = resolver if resolver is not None else resolve_with_getaddrinfo
+        self._keepalive_timeout = keepalive_timeout
+        self._conns: set[_Connection] = set()  # open, in use or idle
+        self._connecting = 0
+        self._idle: dict[_Key, list[_Connection]] = {}  # most recently used last
+        self._waiters: deque[asyncio.Future[None]] = deque()  # requests waiting for a slot
+        self._busy: set[_Connection] = set()  # waiting for a response, with a deadline
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    async def request(
+        self,
+        method: str,
+        url: URL | str,
+        headers: RequestHeaders,
+        body: bytes,
+        *,
+        timeout: float,
+        connect_timeout: float,
+        body_limit: int,
+    ) -> HttpResponse:
+        """Send one request and read its response (body capped at ``body_limit`` bytes).
+
+        ``url`` is used as is (already percent-encoded). ``timeout`` bounds the whole attempt,
+        waiting for a free connection included (checked every 50 ms while a response is
+        awaited); ``connect_timeout`` bounds resolving, connecting and the TLS handshake.
+        """
+        if self._closed:
+            raise DeliveryError("the delivery client is closed")
+        target = url if isinstance(url, URL) else URL(url, encoded=True)
+        key = pool_key(target)
+        data = request_head(method, target, headers, len(body)) + body
+        deadline = asyncio.get_running_loop().time() + timeout
+        expiry = _Expiry(deadline, timeout, connect_timeout)
+        head = method == "HEAD"
+        conn = self._take_idle(key)
+        for fresh in (False, True):
+            if conn is None:
+                conn = await self._acquire(key, expiry, fresh=fresh)
+            waiter = conn.send(data, body_limit, head=head, expiry=expiry)
+            try:
+                response = await waiter
+            except _NoResponse:
+                if fresh or not conn.reused:
+                    raise
+                conn = None  # the server closed it as we sent: once more on a new connection
+                continue
+            except BaseException:
+                conn.close()
+                raise
+            self._release(conn)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def close(self) -> None:
+        """Close every connection; requests in flight fail, later ones raise DeliveryError."""
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for conn in list(self._conns):
+            conn.close()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(DeliveryError("the delivery client is closed"))
+        await asyncio.sleep(0)  # let the transports finish closing
+
+    def _release(self, conn: _Connection) -> None:
+        if conn.reusable() and not self._closed:
+            conn.idle_since = asyncio.get_running_loop().time()
+            self._idle.setdefault(conn.key, []).append(conn)
+            self._wake()
+        else:
+            conn.close()
+
+    async def _acquire(self, key: _Key, expiry: _Expiry, *, fresh: bool) -> _Connection:
+        while True:
+            if self._closed:
+                raise DeliveryError("the delivery client is closed")
+            if not fresh:
+                conn = self._take_idle(key)
+                if conn is not None:
+                    return conn
+            if len(self._conns) + self._connecting < self._limit or self._evict_idle():
+                return await self._connect(key, expiry)
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                async with asyncio.timeout_at(expiry.deadline):
+                    await waiter
+            except BaseException as exc:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # we were handed a slot we will not use: pass it on
+                if isinstance(exc, TimeoutError):
+                    raise expiry.error() from None
+                raise
+
+    def _take_idle(self, key: _Key) -> _Connection | None:
+        stack = self._idle.get(key)
+        if not stack:
+            return None
+        expired = asyncio.get_running_loop().time() - self._keepalive_timeout
+        while stack:
+            conn = stack.pop()
+            if conn.reusable() and conn.idle_since > expired:
+                return conn
+            conn.close()
+        return None
+
+    def _evict_idle(self) -> bool:
+        """Close the longest-idle connection to any host to make room; False if none is idle."""
+        for stack in self._idle.values():
+            if stack:
+                stack[0].close()
+                return True
+        return False
+
+    def _forget(self, conn: _Connection) -> None:
+        """Called once when a connection closes: free its slot and wake one waiter."""
+        self._conns.discard(conn)
+        stack = self._idle.get(conn.key)
+        if stack is not None and conn in stack:
+            stack.remove(conn)
+        if not stack:
+            self._idle.pop(conn.key, None)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _track(self, conn: _Connection) -> None:
+        """Watch ``conn``'s deadline until its response completes (one timer for all)."""
+        self._busy.add(conn)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        now = asyncio.get_running_loop().time()
+        for conn in [conn for conn in self._busy if conn.expiry.deadline <= now]:
+            conn.fail(conn.expiry.error())
+        if self._busy:
+            self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
+
+    async def _connect(self, key: _Key, expiry: _Expiry) -> _Connection:
+        self._connecting += 1
+        connect_by = asyncio.get_running_loop().time() + expiry.connect_timeout
+        _, host, port = key
+        try:
+            async with asyncio.timeout_at(min(connect_by, expiry.deadline)):
+                conn = await self._open(key, await self._addresses(host, port))
+        except BaseException as exc:
+            self._connecting -= 1
+            self._wake()  # the slot reserved for this connection is free again
+            if isinstance(exc, TimeoutError):
+                raise expiry.error(connecting=connect_by < expiry.deadline) from None
+            raise
+        self._connecting -= 1
+        if self._closed:
+            conn.close()
+            raise DeliveryError("the delivery client is closed")
+        self._conns.add(conn)
+        return conn
+
+    async def _open(self, key: _Key, addresses: Sequence[str]) -> _Connection:
+        scheme, host, port = key
+        tls = scheme == "https"
+        error: OSError | None = None
+        for address in addresses:
+            try:
+                _, conn = await asyncio.get_running_loop().create_connection(
+                    lambda: _Connection(self, key),
+                    address,
+                    port,
+                    ssl=self._ssl if tls else None,
+                    server_hostname=host if tls else None,
+                )
+            except ssl.SSLError as exc:
+                raise TLSError(
+                    f"TLS handshake with {_authority(host, port)} failed: {_ssl_reason(exc)}"
+                ) from None
+            except OSError as exc:
+                error = exc
+                continue
+            return conn
+        raise ConnectError(f"cannot connect to {_authority(host, port)}: {_os_reason(error)}")
+
+    async def _addresses(self, host: str, port: int) -> Sequence[str]:
+        """Where ``host`` may be reached; DestinationRefused if the guard refuses any of them."""
+        self._policy.check_host(host)
+        if _is_ip_literal(host):
+            return [host]
+        try:
+            addresses = await self._resolve(host, port)
+        except OSError as exc:
+            raise ConnectError(f"cannot resolve {host}: {_os_reason(exc)}") from None
+        if not addresses:
+            raise ConnectError(f"cannot resolve {host}: no addresses")
+        for address in addresses:
+            self._policy.check_address(host, address)
+        return addresses
+
+
+class _Expiry(NamedTuple):
+    """The time limits of one request."""
+
+    deadline: float  # loop.time() by which the whole attempt must be done
+    timeout: float
+    connect_timeout: float
+
+    def error(self, *, connecting: bool = False) -> DeliveryTimeout:
+        if connecting:
+            return DeliveryTimeout(f"connect timeout after {self.connect_timeout:g}s")
+        return DeliveryTimeout(f"timeout after {self.timeout:g}s")
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: writes a request, parses the response with httptools."""
+
+    def __init__(self, client: DeliveryClient, key: _Key) -> None:
+        self.key = key
+        self.reused = False  # a response completed on it before the current request
+        self.idle_since = 0.0
+        self._client = client
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._open = True
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[HttpResponse] | None = None
+        self.expiry = _Expiry(0.0, 0.0, 0.0)
+        self._start(0, head=False)
+
+    def _start(self, body_limit: int, *, head: bool) -> None:
+        self._status = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._size = 0
+        self._limit = body_limit
+        self._head = head
+        self._received = False  # any byte of the response
+        self._headers_done = False
+        self._until_close = False  # the body ends when the server closes
+        self._keep_alive = False
+        self._completed = False
+
+    def send(
+        self, data: bytes, body_limit: int, *, head: bool, expiry: _Expiry
+    ) -> asyncio.Future[HttpResponse]:
+        self.reused = self._completed
+        self._start(body_limit, head=head)
+        self.expiry = expiry
+        waiter = self._waiter = self._loop.create_future()
+        if self._transport is None or not self._open:
+            self.fail(_NoResponse("server closed the connection without a response"))
+        else:
+            self._client._track(self)
+            self._transport.write(data)
+        return waiter
+
+    def reusable(self) -> bool:
+        usable = self._open and self._completed and self._keep_alive
+        return usable and self._transport is not None and not self._transport.is_closing()
+
+    def close(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._client._busy.discard(self)
+            if not waiter.done():
+                waiter.set_exception(DeliveryError("the delivery client is closed"))
+        if self._open:
+            self._open = False
+            if self._transport is not None:
+                self._transport.abort()
+            self._client._forget(self)
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None:
+            self.close()  # bytes nobody asked for: this connection cannot be trusted again
+            return
+        self._received = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.fail(ProtocolError("malformed response: unexpected protocol upgrade"))
+        except httptools.HttpParserError as exc:
+            reason = str(exc).strip()[:120] or type(exc).__name__
+            self.fail(ProtocolError(f"malformed response: {reason}"))
+
+    def eof_received(self) -> bool:
+        return False  # close the transport; connection_lost decides what the EOF meant
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._open:
+            self._open = False
+            self._client._forget(self)
+        if self._waiter is None:
+            return
+        if self._headers_done and self._until_close and exc is None:
+            self._finish()
+        elif not self._received:
+            self.fail(_NoResponse("server closed the connection without a response"))
+        elif exc is None:
+            self.fail(ProtocolError("server closed the connection mid-response"))
+        else:
+            self.fail(ProtocolError("connection reset mid-response"))
+
+    # httptools callbacks: after the response is complete, any further byte is a stray
+
+    def on_message_begin(self) -> None:
+        if self._waiter is None:
+            self.close()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self._waiter is None:
+            self.close()
+            return
+        self._status = status = self._parser.get_status_code()
+        if status < 200:
+            return  # an interim response (100 Continue, 103 Early Hints): skipped
+        self._headers_done = True
+        self._keep_alive = self._parser.should_keep_alive()
+        framed = any(name.lower() in _BODY_FRAMING for name, _ in self._headers)
+        self._until_close = not framed and status not in (204, 304)
+        if self._head:  # httptools cannot skip a HEAD response's body: done, do not reuse
+            self._keep_alive = False
+            self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        if self._waiter is None:
+            self.close()
+            return
+        room = self._limit - self._size
+        if len(body) <= room:
+            self._body.append(body)
+            self._size += len(body)
+            return
+        self._body.append(body[:room])
+        self._size = self._limit
+        self._keep_alive = False
+        self._finish(truncated=True)
+        self.close()  # stop reading: the rest of the body is never buffered
+
+    def on_message_complete(self) -> None:
+        if self._waiter is None:
+            self.close()
+            return
+        if self._status < 200:
+            self._headers = []
+            return
+        self._completed = True
+        self._finish()
+
+    def _finish(self, *, truncated: bool = False) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is None:
+            return
+        self._client._busy.discard(self)
+        if waiter.done():
+            return
+        headers = [
+            (name.decode("latin-1"), value.decode("utf-8", "replace"))
+            for name, value in self._headers
+        ]
+        waiter.set_result(HttpResponse(self._status, headers, b"".join(self._body), truncated))
+
+    def fail(self, error: DeliveryError) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._client._busy.discard(self)
+            if not waiter.done():
+                waiter.set_exception(error)
+        self.close()
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _os_reason(exc: OSError | None) -> str:
+    if exc is None:
+        return "no address to try"
+    if exc.errno is not None and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate verify failed: {exc.verify_message}"
+    return str(exc.reason or exc)
