@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from wirepost.api.middleware import auth_middleware, error_middleware
@@ -21,10 +20,11 @@ from wirepost.api.state import STATE, ApiState
 from wirepost.clock import Clock, SystemClock
 from wirepost.config import Settings
 from wirepost.delivery.dispatch import Dispatcher
+from wirepost.delivery.http import DeliveryClient
 from wirepost.delivery.loop import DeliveryLoop
-from wirepost.delivery.resolver import GuardedResolver
 from wirepost.destination import DestinationPolicy
 from wirepost.domain import SigningKeys
+from wirepost.group_commit import GroupCommit
 from wirepost.retention import RetentionLoop
 from wirepost.scheduler.loop import ScheduleLoop
 from wirepost.signing import generate_signing_key
@@ -38,22 +38,11 @@ def destination_policy(settings: Settings) -> DestinationPolicy:
     return DestinationPolicy.parse(settings.dev, settings.destination_allowlist)
 
 
-def delivery_session(settings: Settings, policy: DestinationPolicy) -> aiohttp.ClientSession:
-    """One shared client: keep-alive pools per host, the SSRF guard on every resolved address,
-    no proxies from the environment, no cookies, and no headers the publisher did not ask for
-    (only ours and the message's reach the destination)."""
-    connector = aiohttp.TCPConnector(
-        limit=settings.delivery_concurrency,
-        resolver=GuardedResolver(policy),
-        ttl_dns_cache=10,
-        enable_cleanup_closed=True,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        trust_env=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-    )
+def delivery_client(settings: Settings, policy: DestinationPolicy) -> DeliveryClient:
+    """One shared client: keep-alive pools per host (at most delivery_concurrency connections),
+    the SSRF guard on every address it connects to, no proxies, no cookies, and no header the
+    publisher did not ask for besides ours."""
+    return DeliveryClient(policy, limit=settings.delivery_concurrency)
 
 
 async def prepare_signing_keys(pool: db.Pool, settings: Settings) -> SigningKeys:
@@ -90,11 +79,11 @@ async def _lifecycle(
     )
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
-    session: aiohttp.ClientSession | None = None
+    client: DeliveryClient | None = None
     try:
         await prepare_signing_keys(pool, settings)
         waker = Waker()
-        app[STATE] = ApiState(settings, pool, clock, waker, policy)
+        app[STATE] = ApiState(settings, pool, clock, waker, policy, GroupCommit(pool))
 
         def start(coro: Coroutine[Any, Any, None], name: str) -> None:
             tasks.append(asyncio.create_task(coro, name=name))
@@ -102,9 +91,9 @@ async def _lifecycle(
         start(waker.run(pool, stop), "waker")
         start(RetentionLoop(settings, pool, clock).run(stop), "retention")
         if settings.run_delivery:
-            session = delivery_session(settings, policy)
+            client = delivery_client(settings, policy)
             loop = DeliveryLoop(
-                settings, pool, clock, Dispatcher(session, policy, settings), wake=waker.local
+                settings, pool, clock, Dispatcher(client, policy, settings), wake=waker.local
             )
             start(loop.run(stop), "delivery")
         if settings.run_scheduler:
@@ -113,6 +102,6 @@ async def _lifecycle(
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if session is not None:
-            await session.close()
+        if client is not None:
+            await client.close()
         await pool.close()

@@ -1,10 +1,10 @@
 """Destination URLs: syntax checks and the private-address guard against SSRF (Svix's idea).
 
 Owns deciding whether Wirepost may send a request to a destination. Pure: no I/O, no DNS.
-Resolving names is ``wirepost.delivery.resolver``'s job; it calls :meth:`check_address` for
-every address a name resolved to, while the dispatcher (and the API, for an early 400) calls
-:meth:`check_host` on the URL's host, which covers IP literals and ``localhost`` names that
-aiohttp never passes to a resolver.
+The delivery client (``wirepost.delivery.http``) calls :meth:`check_host` on every URL host
+(IP literals, ``localhost`` names) and :meth:`check_address` on every address a name resolved
+to, so the address actually connected to is what is checked; the API calls :meth:`check_host`
+for an early 400.
 
 Refused unless allowed: loopback, private (RFC 1918, ``fc00::/7``), link-local (including the
 cloud metadata address 169.254.169.254), unspecified, multicast, CGNAT ``100.64.0.0/10``,

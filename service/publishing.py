@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from wirepost.domain import Message, new_id
+from wirepost.group_commit import GroupCommit
 from wirepost.store import dead_letters, deduplication_keys, gates, messages
 from wirepost.store.db import Executor, Pool, transaction
 from wirepost.wakeup import Waker
@@ -31,15 +32,20 @@ async def publish(
     now: datetime,
     dedup_window: timedelta,
     waker: Waker | None,
+    group: GroupCommit | None = None,
 ) -> list[Published]:
     """Store ``batch`` atomically; a message whose ``dedup_id`` is taken reports the owner.
 
     Queues and flow-control keys the messages name are created (and flow limits updated) in the
-    same transaction. A batch with neither dedup ids nor gates is one statement.
+    same transaction. A batch with neither dedup ids nor gates is one statement, shared with
+    concurrent publishes when ``group`` is given.
     """
     gated = any(m.queue_name or m.flow_control_key for m in batch)
     if not gated and not any(m.dedup_id for m in batch):
-        await messages.insert_many(pool, batch, now=now)
+        if group is not None:
+            await group.insert(batch, now=now)  # shares a statement with concurrent publishes
+        else:
+            await messages.insert_many(pool, batch, now=now)
         fresh = list(batch)
         results = [Published(m.id, m.url) for m in batch]
     else:

@@ -150,6 +150,7 @@ async def batch(request: web.Request) -> web.Response:
         now=now,
         dedup_window=state.settings.dedup_window,
         waker=state.waker,
+        group=state.group_commit,
     )
     answers, start = [], 0
     for p in planned:

@@ -49,5 +49,6 @@ async def enqueue(request: web.Request) -> web.Response:
         now=now,
         dedup_window=state.settings.dedup_window,
         waker=state.waker,
+        group=state.group_commit,
     )
     return json_response(answer(planned, results), status=answer_status(results))

@@ -172,5 +172,6 @@ async def publish(request: web.Request) -> web.Response:
         now=now,
         dedup_window=state.settings.dedup_window,
         waker=state.waker,
+        group=state.group_commit,
     )
     return json_response(answer(planned, results), status=answer_status(results))

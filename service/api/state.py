@@ -1,4 +1,5 @@
-"""What every handler can reach: settings, pool, clock, waker, destination policy."""
+"""What every handler can reach: settings, pool, clock, waker, destination policy, and the
+group commit that coalesces concurrent publishes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.destination import DestinationPolicy
+from wirepost.group_commit import GroupCommit
 from wirepost.store.db import Pool
 from wirepost.wakeup import Waker
 
@@ -20,6 +22,7 @@ class ApiState:
     clock: Clock
     waker: Waker
     policy: DestinationPolicy
+    group_commit: GroupCommit
 
 
 STATE = web.AppKey("wirepost_state", ApiState)

@@ -9,15 +9,14 @@ are not followed (DESIGN decision 7). Response bodies are read up to a cap.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from wirepost.clock import Clock
 from wirepost.config import Settings
-from wirepost.delivery.resolver import refused_by_guard
+from wirepost.delivery.http import DeliveryClient, DeliveryError, RequestError
 from wirepost.delivery.retry import next_retry_delay
 from wirepost.destination import DestinationPolicy, DestinationRefused
 from wirepost.domain import (
@@ -38,27 +37,45 @@ from wirepost_verify.protocol import SIGNATURE_HEADER
 USER_AGENT = "Upstash-QStash"
 
 
-def request_headers(m: Message, retried: int, signature: str) -> CIMultiDict[str]:
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name, values in m.headers.items():
-        for value in values:
-            headers.add(name, value)
-    headers["User-Agent"] = USER_AGENT
-    headers["Upstash-Message-Id"] = m.id
-    headers["Upstash-Retried"] = str(retried)
-    headers[SIGNATURE_HEADER] = signature
+_OWN_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "User-Agent",
+        "Upstash-Message-Id",
+        "Upstash-Retried",
+        SIGNATURE_HEADER,
+        "Upstash-Topic-Name",
+        "Upstash-Schedule-Id",
+        "Upstash-Caller-Ip",
+    )
+)
+
+
+def request_headers(m: Message, retried: int, signature: str) -> list[tuple[str, str]]:
+    headers = [
+        (name, value)
+        for name, values in m.headers.items()
+        if name.lower() not in _OWN_HEADERS
+        for value in values
+    ]
+    headers += [
+        ("User-Agent", USER_AGENT),
+        ("Upstash-Message-Id", m.id),
+        ("Upstash-Retried", str(retried)),
+        (SIGNATURE_HEADER, signature),
+    ]
     if m.topic_name:
-        headers["Upstash-Topic-Name"] = m.topic_name
+        headers.append(("Upstash-Topic-Name", m.topic_name))
     if m.schedule_id:
-        headers["Upstash-Schedule-Id"] = m.schedule_id
+        headers.append(("Upstash-Schedule-Id", m.schedule_id))
     if m.caller_ip:
-        headers["Upstash-Caller-Ip"] = m.caller_ip
+        headers.append(("Upstash-Caller-Ip", m.caller_ip))
     return headers
 
 
-def response_headers(headers: CIMultiDictProxy[str]) -> Headers:
+def response_headers(headers: Iterable[tuple[str, str]]) -> Headers:
     out: Headers = {}
-    for name, value in headers.items():
+    for name, value in headers:
         out.setdefault(canonical_header(name), []).append(value)
     return out
 
@@ -88,12 +105,12 @@ def classify(claimed: Claimed, response: Response, error: str | None, now: datet
 
 
 class Dispatcher:
-    """Sends attempts over one shared aiohttp session (keep-alive pools per host)."""
+    """Sends attempts over one shared DeliveryClient (keep-alive pools per host)."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, policy: DestinationPolicy, settings: Settings
+        self, client: DeliveryClient, policy: DestinationPolicy, settings: Settings
     ) -> None:
-        self._session = session
+        self._client = client
         self._policy = policy
         self._body_limit = settings.response_body_limit
         self._max_timeout = settings.attempt_timeout
@@ -112,50 +129,27 @@ class Dispatcher:
         self._policy.check_host(url.host or "")
         signature = signer.sign(url=m.url, body=m.body, now=int(time.time()))
         seconds = self._timeout(m)
-        timeout = aiohttp.ClientTimeout(total=seconds, connect=min(seconds, 30.0))
         try:
-            async with self._session.request(
+            resp = await self._client.request(
                 m.method,
                 url,
-                data=m.body,
-                allow_redirects=False,
-                timeout=timeout,
-                headers=request_headers(m, claimed.retried, signature),
-            ) as resp:
-                body = await self._read_capped(resp)
-                return Response(resp.status, response_headers(resp.headers), body), None
-        except TimeoutError:
-            return Response(), f"timeout after {seconds:g}s"
-        except aiohttp.ClientError as exc:
-            refusal = refused_by_guard(exc)
-            if refusal is not None:
-                raise refusal from None
-            return Response(), _describe(exc)
-
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while size < self._body_limit:
-            chunk = await resp.content.read(self._body_limit - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
+                request_headers(m, claimed.retried, signature),
+                m.body,
+                timeout=seconds,
+                connect_timeout=min(seconds, 30.0),
+                body_limit=self._body_limit,
+            )
+        except RequestError:
+            raise
+        except DeliveryError as exc:
+            return Response(), str(exc)
+        return Response(resp.status, response_headers(resp.headers), resp.body), None
 
     async def attempt(self, claimed: Claimed, signer: Signer, clock: Clock) -> Outcome:
         try:
             response, error = await self.send(claimed, signer)
         except DestinationRefused as exc:
             return GiveUp(f"destination refused: {exc}", Response())
+        except RequestError as exc:
+            return GiveUp(f"invalid request: {exc}", Response())
         return classify(claimed, response, error, clock.now())
-
-
-def _describe(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port}: {exc.strerror or exc}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server disconnected without a response"
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
-        return f"malformed response: {exc}"
-    return f"{type(exc).__name__}: {exc}"

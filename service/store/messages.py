@@ -84,6 +84,7 @@ def _columns(messages: Sequence[Message]) -> list[list[Any]]:
         [_json_list(m.redact) if m.redact is not None else None for m in messages],
         [m.dedup_id for m in messages],
         [m.source_message_id for m in messages],
+        [m.created_at for m in messages],
     ]
 
 

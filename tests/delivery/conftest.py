@@ -1,5 +1,5 @@
 """Fixtures for driving the delivery loop: a loop wired exactly as ``app.py`` wires it (real
-aiohttp session with the SSRF-guarded resolver, real Dispatcher, real Postgres), and messages
+DeliveryClient with the SSRF guard, real Dispatcher, real Postgres), and messages
 published through ``wirepost.publishing``."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 
@@ -17,6 +16,7 @@ from wirepost import app, publishing
 from wirepost.clock import FixedClock
 from wirepost.config import Settings
 from wirepost.delivery.dispatch import Dispatcher
+from wirepost.delivery.http import DeliveryClient, Resolver
 from wirepost.delivery.loop import DeliveryLoop
 from wirepost.domain import Message
 from wirepost.wakeup import Waker
@@ -27,23 +27,23 @@ Publish = Callable[..., Awaitable[Message]]
 
 @pytest.fixture
 async def make_loop(pool: asyncpg.Pool, clock: FixedClock) -> AsyncIterator[MakeLoop]:
-    """``await make_loop(settings, wake=None)``: a DeliveryLoop with its own client session
-    (closed after the test) built by ``app.delivery_session`` and ``app.destination_policy``."""
-    sessions: list[aiohttp.ClientSession] = []
+    """``await make_loop(settings, wake=None, resolver=None)``: a DeliveryLoop with its own
+    client (closed after the test) built like ``app.delivery_client``, optionally resolving names
+    through ``resolver``."""
+    clients: list[DeliveryClient] = []
 
     async def make(
-        settings: Settings, *, wake: Any = None, session: aiohttp.ClientSession | None = None
+        settings: Settings, *, wake: Any = None, resolver: Resolver | None = None
     ) -> DeliveryLoop:
         await app.prepare_signing_keys(pool, settings)
         policy = app.destination_policy(settings)
-        if session is None:
-            session = app.delivery_session(settings, policy)
-            sessions.append(session)
-        return DeliveryLoop(settings, pool, clock, Dispatcher(session, policy, settings), wake=wake)
+        client = DeliveryClient(policy, limit=settings.delivery_concurrency, resolver=resolver)
+        clients.append(client)
+        return DeliveryLoop(settings, pool, clock, Dispatcher(client, policy, settings), wake=wake)
 
     yield make
-    for session in sessions:
-        await session.close()
+    for client in clients:
+        await client.close()
 
 
 @pytest.fixture

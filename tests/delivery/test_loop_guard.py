@@ -5,59 +5,31 @@ from __future__ import annotations
 
 import socket
 
-import aiohttp
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tests.delivery.outbox_state import available_at, dead_letters_of, states_of
-from wirepost import app
-from wirepost.delivery.resolver import GuardedResolver
 from wirepost.domain import State
 
 HOOKS_NAME = "hooks.example.test"
 
 
-class HostsResolver(AbstractResolver):
+class HostsResolver:
     """A stand-in for DNS that answers from a fixed table, like an /etc/hosts file."""
 
     def __init__(self, table: dict[str, str]) -> None:
         self.table = table
         self.asked: list[str] = []
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
+    async def __call__(self, host: str, port: int) -> list[str]:
         self.asked.append(host)
         if host not in self.table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=self.table[host],
-                port=port,
-                family=socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-        ]
-
-    async def close(self) -> None:
-        return None
+        return [self.table[host]]
 
 
 @pytest.fixture
 def hosts() -> HostsResolver:
     return HostsResolver({HOOKS_NAME: "127.0.0.1"})
-
-
-def guarded_session(settings, hosts: HostsResolver) -> aiohttp.ClientSession:
-    """Like ``app.delivery_session`` but resolving names through ``hosts``."""
-    resolver = GuardedResolver(app.destination_policy(settings), inner=hosts)
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(resolver=resolver, ttl_dns_cache=None),
-        trust_env=False,
-        skip_auto_headers=("User-Agent",),
-    )
 
 
 async def test_localhost_destination_is_refused_without_an_allowlist(
@@ -109,11 +81,10 @@ async def test_name_resolving_to_loopback_is_refused_after_resolution(
     pool, clock, make_settings, receiver, make_loop, publish, hosts
 ):
     settings = make_settings(destination_allowlist=(), dev=False)
-    async with guarded_session(settings, hosts) as session:
-        loop = await make_loop(settings, session=session)
-        message = await publish(f"http://{HOOKS_NAME}:{receiver.port}/hook", max_retries=3)
+    loop = await make_loop(settings, resolver=hosts)
+    message = await publish(f"http://{HOOKS_NAME}:{receiver.port}/hook", max_retries=3)
 
-        await loop.run_once(clock.now())
+    await loop.run_once(clock.now())
 
     assert hosts.asked == [HOOKS_NAME]  # the guard judged the resolved address
     assert receiver.requests == []
@@ -127,11 +98,10 @@ async def test_name_resolving_to_an_allowlisted_address_is_delivered(
     clock, make_settings, receiver, make_loop, publish, hosts
 ):
     settings = make_settings(destination_allowlist=("127.0.0.0/8",), dev=False)
-    async with guarded_session(settings, hosts) as session:
-        loop = await make_loop(settings, session=session)
-        await publish(f"http://{HOOKS_NAME}:{receiver.port}/hook")
+    loop = await make_loop(settings, resolver=hosts)
+    await publish(f"http://{HOOKS_NAME}:{receiver.port}/hook")
 
-        await loop.run_once(clock.now())
+    await loop.run_once(clock.now())
 
     [got] = receiver.requests
     assert got.headers["Host"] == f"{HOOKS_NAME}:{receiver.port}"

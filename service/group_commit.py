@@ -1,0 +1,77 @@
+"""Group commit for publishes: concurrent publishes share one insert statement.
+
+While one insert runs, publishes that arrive queue up; the next insert takes all of them (up to
+``max_messages``). Each publisher is answered only after the statement holding its messages has
+committed, so a 2xx still means "committed". If a shared insert fails, each publish is retried
+alone, so one bad publish cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+from wirepost.domain import Message
+from wirepost.store import messages
+from wirepost.store.db import Pool
+
+_Waiting = tuple[Sequence[Message], datetime, "asyncio.Future[None]"]
+
+
+class GroupCommit:
+    def __init__(self, pool: Pool, *, max_messages: int = 2000) -> None:
+        self._pool = pool
+        self._max = max_messages
+        self._waiting: list[_Waiting] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def insert(self, batch: Sequence[Message], *, now: datetime) -> None:
+        """Return once ``batch`` is committed (raises what its insert raised)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((batch, now, done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        await done
+
+    def _take(self) -> list[_Waiting]:
+        group: list[_Waiting] = []
+        size = 0
+        while self._waiting and (not group or size + len(self._waiting[0][0]) <= self._max):
+            entry = self._waiting.pop(0)
+            group.append(entry)
+            size += len(entry[0])
+        return group
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group = self._take()
+            try:
+                await messages.insert_many(
+                    self._pool,
+                    [m for batch, _, _ in group for m in batch],
+                    now=max(now for _, now, _ in group),
+                )
+            except Exception as exc:
+                if len(group) == 1:
+                    _settle(group[0][2], exc)
+                    continue
+                for batch, now, done in group:  # isolate the publish that failed
+                    try:
+                        await messages.insert_many(self._pool, batch, now=now)
+                    except Exception as alone:
+                        _settle(done, alone)
+                    else:
+                        _settle(done, None)
+                continue
+            for _, _, done in group:
+                _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    if done.done():
+        return  # the publisher went away (request cancelled); its messages are committed
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)

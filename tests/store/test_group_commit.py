@@ -1,0 +1,48 @@
+"""Group commit: concurrent publishes share statements, and one bad publish fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from tests.factories import make_message
+from wirepost.clock import FixedClock
+from wirepost.group_commit import GroupCommit
+
+
+async def test_concurrent_inserts_all_commit_in_fewer_statements(pool: asyncpg.Pool, clock):
+    group = GroupCommit(pool)
+    batches = [[make_message(clock.now())] for _ in range(50)]
+    before = await pool.fetchval(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    )
+    await asyncio.gather(*(group.insert(b, now=clock.now()) for b in batches))
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 50
+    assert await pool.fetchval("SELECT count(*) FROM deliveries") == 50
+    after = await pool.fetchval(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    )
+    # pg_stat counters are updated lazily; when they moved, fewer commits than publishes.
+    assert after - before < 50
+
+
+async def test_a_failing_publish_does_not_fail_the_others(pool: asyncpg.Pool, clock: FixedClock):
+    group = GroupCommit(pool)
+    good = [[make_message(clock.now())] for _ in range(5)]
+    bad = [make_message(clock.now(), url="http://127.0.0.1/\x00")]
+    results = await asyncio.gather(
+        *(group.insert(b, now=clock.now()) for b in [*good[:2], bad, *good[2:]]),
+        return_exceptions=True,
+    )
+    assert [isinstance(r, Exception) for r in results] == [False, False, True, False, False, False]
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 5
+
+
+async def test_insert_raises_what_the_database_raised(pool: asyncpg.Pool, clock: FixedClock):
+    group = GroupCommit(pool)
+    message = make_message(clock.now())
+    await group.insert([message], now=clock.now())
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await group.insert([message], now=clock.now())
