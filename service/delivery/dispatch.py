@@ -16,7 +16,8 @@ from yarl import URL
 
 from wirepost.clock import Clock
 from wirepost.config import Settings
-from wirepost.delivery.http import DeliveryClient, DeliveryError, RequestError
+from wirepost.delivery.http import DeliveryClient
+from wirepost.delivery.http_protocol import DeliveryError, RequestError
 from wirepost.delivery.retry import next_retry_delay
 from wirepost.destination import DestinationPolicy, DestinationRefused
 from wirepost.domain import (

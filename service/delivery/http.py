@@ -7,14 +7,8 @@ the connection is dropped; the destination guard on every address it connects to
 the caller's plus Host, Content-Length and (``user:pass@`` URLs) Authorization. A request that
 fails on a reused connection before any response byte (the server closed it while idle) is sent
 once more on a new one (deliveries are at-least-once). It does not judge responses (``dispatch``)
-or decide which destinations are allowed (``wirepost.destination``). Errors, ``str()`` short::
-
-    DeliveryError                      no usable response
-     ├── RequestError (ValueError)     cannot be sent as given: CR/LF in a header, not http(s)
-     ├── ConnectError                  DNS failure, connection refused or unreachable
-     │    └── TLSError                 certificate not trusted, wrong name, handshake failed
-     ├── DeliveryTimeout (TimeoutError) the connect timeout or the total timeout passed
-     └── ProtocolError                 malformed response, connection closed or reset early
+or decide which destinations are allowed (``wirepost.destination``). It raises the errors of
+``wirepost.delivery.http_protocol`` (``DeliveryError`` and subclasses), with short messages.
 
 The guard's ``wirepost.destination.DestinationRefused`` passes through unchanged.
 """
@@ -22,68 +16,35 @@ The guard's ``wirepost.destination.DestinationRefused`` passes through unchanged
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import os
-import re
 import socket
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import NamedTuple, cast
 
 import httptools
 from yarl import URL
 
+from wirepost.delivery.http_protocol import (
+    BODY_FRAMING,
+    ConnectError,
+    DeliveryError,
+    DeliveryTimeout,
+    NoResponse,
+    PoolKey,
+    ProtocolError,
+    RequestHeaders,
+    TLSError,
+    pool_key,
+    request_head,
+)
 from wirepost.destination import DestinationPolicy
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``await resolve(host, port)``: the addresses to try, in order (tests pass a table)."""
-RequestHeaders = Mapping[str, str] | Iterable[tuple[str, str]]
-_Key = tuple[str, str, int]  # scheme, lower-case host, port
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
-_NO_CONTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
-_KNOWN_METHODS = _NO_CONTENT_METHODS | {"POST", "PUT", "PATCH"}
-_BODY_FRAMING = (b"content-length", b"transfer-encoding")
 _SWEEP_INTERVAL = 0.05  # seconds between checks of response deadlines
-_PLAIN, _FRAMING, _HOST, _AUTHORIZATION = range(4)
-_SPECIAL_HEADERS = {
-    "content-length": _FRAMING,
-    "transfer-encoding": _FRAMING,
-    "host": _HOST,
-    "authorization": _AUTHORIZATION,
-}
-_header_kinds: dict[str, int] = {}  # valid header names seen so far (a bounded cache)
-
-
-class DeliveryError(Exception):
-    """The request got no usable response."""
-
-
-class RequestError(DeliveryError, ValueError):
-    """The request cannot be sent as given; sending it again will not help."""
-
-
-class ConnectError(DeliveryError):
-    """No connection: the name did not resolve, or the connection was refused or failed."""
-
-
-class TLSError(ConnectError):
-    """The TLS handshake failed (untrusted certificate, wrong host name, ...)."""
-
-
-class DeliveryTimeout(DeliveryError, TimeoutError):
-    """The connect timeout or the total timeout of the attempt passed."""
-
-
-class ProtocolError(DeliveryError):
-    """The response was malformed, or the connection closed or reset before it was complete."""
-
-
-class _NoResponse(ProtocolError):
-    """Closed before any response byte arrived: safe to resend once if the connection was reused."""
 
 
 class HttpResponse(NamedTuple):
@@ -91,74 +52,6 @@ class HttpResponse(NamedTuple):
     headers: list[tuple[str, str]]
     body: bytes  # at most the body limit
     truncated: bool = False  # the body was longer than the limit; the rest was not read
-
-
-def _header_kind(name: str) -> int:
-    """What a header name means to the client; RequestError if it is not a valid name."""
-    kind = _header_kinds.get(name)
-    if kind is None:
-        if not _TOKEN.fullmatch(name):
-            raise RequestError(f"header name {name[:40]!r} is not a valid HTTP header name")
-        kind = _SPECIAL_HEADERS.get(name.lower(), _PLAIN)
-        if len(_header_kinds) < 4096:
-            _header_kinds[name] = kind
-    return kind
-
-
-def request_head(method: str, url: URL, headers: RequestHeaders, body_length: int) -> bytes:
-    """The request line and header block, or RequestError if it cannot be sent safely.
-
-    The caller's Content-Length and Transfer-Encoding are dropped: framing is the client's.
-    """
-    target = url.raw_path_qs
-    if _UNSAFE_TARGET.search(target):
-        raise RequestError(
-            "the URL path or query has a space or control character; percent-encode it"
-        )
-    if method not in _KNOWN_METHODS and not _TOKEN.fullmatch(method):
-        raise RequestError(f"method {method[:40]!r} is not a valid HTTP method")
-    lines = [f"{method} {target} HTTP/1.1"]
-    has_host = has_authorization = False
-    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
-        kind = _header_kind(name)
-        if kind:
-            if kind == _FRAMING:
-                continue
-            has_host = has_host or kind == _HOST
-            has_authorization = has_authorization or kind == _AUTHORIZATION
-        lines.append(f"{name}: {value}")
-    if not has_host:
-        lines.append(f"Host: {url.host_port_subcomponent}")
-    if url.raw_user is not None and not has_authorization:
-        credentials = f"{url.user or ''}:{url.password or ''}".encode()
-        lines.append(f"Authorization: Basic {base64.b64encode(credentials).decode()}")
-    if body_length or method not in _NO_CONTENT_METHODS:
-        lines.append(f"Content-Length: {body_length}")
-    lines += ("", "")
-    text = "\r\n".join(lines)
-    breaks = len(lines) - 1
-    if text.count("\n") != breaks or text.count("\r") != breaks or "\0" in text:
-        raise RequestError(_unsafe_value(lines))
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _unsafe_value(lines: list[str]) -> str:
-    for line in lines[1:]:
-        if any(c in line for c in "\r\n\0"):
-            name = line.split(":", 1)[0]
-            return f"header {name!r} has a CR, LF or NUL character in its value"
-    return "the URL has a CR, LF or NUL character"
-
-
-def pool_key(url: URL) -> _Key:
-    """(scheme, host, port) for an absolute http(s) URL, else RequestError."""
-    scheme = url.scheme
-    if scheme not in ("http", "https"):
-        raise RequestError(f"URL scheme must be http or https, got {scheme!r}")
-    host, port = url.raw_host, url.port
-    if not host or port is None:
-        raise RequestError("URL has no host")
-    return scheme, host.lower(), port
 
 
 async def resolve_with_getaddrinfo(host: str, port: int) -> list[str]:
@@ -188,7 +81,7 @@ class DeliveryClient:
         self._keepalive_timeout = keepalive_timeout
         self._conns: set[_Connection] = set()  # open, in use or idle
         self._connecting = 0
-        self._idle: dict[_Key, list[_Connection]] = {}  # most recently used last
+        self._idle: dict[PoolKey, list[_Connection]] = {}  # most recently used last
         self._waiters: deque[asyncio.Future[None]] = deque()  # requests waiting for a slot
         self._busy: set[_Connection] = set()  # waiting for a response, with a deadline
         self._sweeper: asyncio.TimerHandle | None = None
@@ -226,7 +119,7 @@ class DeliveryClient:
             waiter = conn.send(data, body_limit, head=head, expiry=expiry)
             try:
                 response = await waiter
-            except _NoResponse:
+            except NoResponse:
                 if fresh or not conn.reused:
                     raise
                 conn = None  # the server closed it as we sent: once more on a new connection
@@ -260,7 +153,7 @@ class DeliveryClient:
         else:
             conn.close()
 
-    async def _acquire(self, key: _Key, expiry: _Expiry, *, fresh: bool) -> _Connection:
+    async def _acquire(self, key: PoolKey, expiry: _Expiry, *, fresh: bool) -> _Connection:
         while True:
             if self._closed:
                 raise DeliveryError("the delivery client is closed")
@@ -282,7 +175,7 @@ class DeliveryClient:
                     raise expiry.error() from None
                 raise
 
-    def _take_idle(self, key: _Key) -> _Connection | None:
+    def _take_idle(self, key: PoolKey) -> _Connection | None:
         stack = self._idle.get(key)
         if not stack:
             return None
@@ -333,7 +226,7 @@ class DeliveryClient:
         if self._busy:
             self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
 
-    async def _connect(self, key: _Key, expiry: _Expiry) -> _Connection:
+    async def _connect(self, key: PoolKey, expiry: _Expiry) -> _Connection:
         self._connecting += 1
         connect_by = asyncio.get_running_loop().time() + expiry.connect_timeout
         _, host, port = key
@@ -353,7 +246,7 @@ class DeliveryClient:
         self._conns.add(conn)
         return conn
 
-    async def _open(self, key: _Key, addresses: Sequence[str]) -> _Connection:
+    async def _open(self, key: PoolKey, addresses: Sequence[str]) -> _Connection:
         scheme, host, port = key
         tls = scheme == "https"
         error: OSError | None = None
@@ -408,7 +301,7 @@ class _Expiry(NamedTuple):
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: writes a request, parses the response with httptools."""
 
-    def __init__(self, client: DeliveryClient, key: _Key) -> None:
+    def __init__(self, client: DeliveryClient, key: PoolKey) -> None:
         self.key = key
         self.reused = False  # a response completed on it before the current request
         self.idle_since = 0.0
@@ -442,7 +335,7 @@ class _Connection(asyncio.Protocol):
         self.expiry = expiry
         waiter = self._waiter = self._loop.create_future()
         if self._transport is None or not self._open:
-            self.fail(_NoResponse("server closed the connection without a response"))
+            self.fail(NoResponse("server closed the connection without a response"))
         else:
             self._client._track(self)
             self._transport.write(data)
@@ -494,7 +387,7 @@ class _Connection(asyncio.Protocol):
         if self._headers_done and self._until_close and exc is None:
             self._finish()
         elif not self._received:
-            self.fail(_NoResponse("server closed the connection without a response"))
+            self.fail(NoResponse("server closed the connection without a response"))
         elif exc is None:
             self.fail(ProtocolError("server closed the connection mid-response"))
         else:
@@ -518,7 +411,7 @@ class _Connection(asyncio.Protocol):
             return  # an interim response (100 Continue, 103 Early Hints): skipped
         self._headers_done = True
         self._keep_alive = self._parser.should_keep_alive()
-        framed = any(name.lower() in _BODY_FRAMING for name, _ in self._headers)
+        framed = any(name.lower() in BODY_FRAMING for name, _ in self._headers)
         self._until_close = not framed and status not in (204, 304)
         if self._head:  # httptools cannot skip a HEAD response's body: done, do not reuse
             self._keep_alive = False

@@ -17,12 +17,11 @@ import trustme
 from aiohttp import web
 from yarl import URL
 
-from wirepost.delivery.http import (
+from wirepost.delivery.http import DeliveryClient, HttpResponse
+from wirepost.delivery.http_protocol import (
     ConnectError,
-    DeliveryClient,
     DeliveryError,
     DeliveryTimeout,
-    HttpResponse,
     ProtocolError,
     RequestError,
     TLSError,

@@ -1,0 +1,131 @@
+"""The pure HTTP/1.1 pieces of the delivery client (``wirepost.delivery.http``): its error tree,
+request heads and connection-pool keys. No I/O.
+
+    DeliveryError                      no usable response
+     ├── RequestError (ValueError)     cannot be sent as given: CR/LF in a header, not http(s)
+     ├── ConnectError                  DNS failure, connection refused or unreachable
+     │    └── TLSError                 certificate not trusted, wrong name, handshake failed
+     ├── DeliveryTimeout (TimeoutError) the connect timeout or the total timeout passed
+     └── ProtocolError                 malformed response, connection closed or reset early
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping
+
+from yarl import URL
+
+RequestHeaders = Mapping[str, str] | Iterable[tuple[str, str]]
+PoolKey = tuple[str, str, int]  # scheme, lower-case host, port
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_NO_CONTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+_KNOWN_METHODS = _NO_CONTENT_METHODS | {"POST", "PUT", "PATCH"}
+BODY_FRAMING = (b"content-length", b"transfer-encoding")
+_PLAIN, _FRAMING, _HOST, _AUTHORIZATION = range(4)
+_SPECIAL_HEADERS = {
+    "content-length": _FRAMING,
+    "transfer-encoding": _FRAMING,
+    "host": _HOST,
+    "authorization": _AUTHORIZATION,
+}
+_header_kinds: dict[str, int] = {}  # valid header names seen so far (a bounded cache)
+
+
+class DeliveryError(Exception):
+    """The request got no usable response."""
+
+
+class RequestError(DeliveryError, ValueError):
+    """The request cannot be sent as given; sending it again will not help."""
+
+
+class ConnectError(DeliveryError):
+    """No connection: the name did not resolve, or the connection was refused or failed."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed (untrusted certificate, wrong host name, ...)."""
+
+
+class DeliveryTimeout(DeliveryError, TimeoutError):
+    """The connect timeout or the total timeout of the attempt passed."""
+
+
+class ProtocolError(DeliveryError):
+    """The response was malformed, or the connection closed or reset before it was complete."""
+
+
+class NoResponse(ProtocolError):
+    """Closed before any response byte arrived: safe to resend once if the connection was reused."""
+
+
+def _header_kind(name: str) -> int:
+    """What a header name means to the client; RequestError if it is not a valid name."""
+    kind = _header_kinds.get(name)
+    if kind is None:
+        if not _TOKEN.fullmatch(name):
+            raise RequestError(f"header name {name[:40]!r} is not a valid HTTP header name")
+        kind = _SPECIAL_HEADERS.get(name.lower(), _PLAIN)
+        if len(_header_kinds) < 4096:
+            _header_kinds[name] = kind
+    return kind
+
+
+def request_head(method: str, url: URL, headers: RequestHeaders, body_length: int) -> bytes:
+    """The request line and header block, or RequestError if it cannot be sent safely.
+
+    The caller's Content-Length and Transfer-Encoding are dropped: framing is the client's.
+    """
+    target = url.raw_path_qs
+    if _UNSAFE_TARGET.search(target):
+        raise RequestError(
+            "the URL path or query has a space or control character; percent-encode it"
+        )
+    if method not in _KNOWN_METHODS and not _TOKEN.fullmatch(method):
+        raise RequestError(f"method {method[:40]!r} is not a valid HTTP method")
+    lines = [f"{method} {target} HTTP/1.1"]
+    has_host = has_authorization = False
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+        kind = _header_kind(name)
+        if kind:
+            if kind == _FRAMING:
+                continue
+            has_host = has_host or kind == _HOST
+            has_authorization = has_authorization or kind == _AUTHORIZATION
+        lines.append(f"{name}: {value}")
+    if not has_host:
+        lines.append(f"Host: {url.host_port_subcomponent}")
+    if url.raw_user is not None and not has_authorization:
+        credentials = f"{url.user or ''}:{url.password or ''}".encode()
+        lines.append(f"Authorization: Basic {base64.b64encode(credentials).decode()}")
+    if body_length or method not in _NO_CONTENT_METHODS:
+        lines.append(f"Content-Length: {body_length}")
+    lines += ("", "")
+    text = "\r\n".join(lines)
+    breaks = len(lines) - 1
+    if text.count("\n") != breaks or text.count("\r") != breaks or "\0" in text:
+        raise RequestError(_unsafe_value(lines))
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _unsafe_value(lines: list[str]) -> str:
+    for line in lines[1:]:
+        if any(c in line for c in "\r\n\0"):
+            name = line.split(":", 1)[0]
+            return f"header {name!r} has a CR, LF or NUL character in its value"
+    return "the URL has a CR, LF or NUL character"
+
+
+def pool_key(url: URL) -> PoolKey:
+    """(scheme, host, port) for an absolute http(s) URL, else RequestError."""
+    scheme = url.scheme
+    if scheme not in ("http", "https"):
+        raise RequestError(f"URL scheme must be http or https, got {scheme!r}")
+    host, port = url.raw_host, url.port
+    if not host or port is None:
+        raise RequestError("URL has no host")
+    return scheme, host.lower(), port
