@@ -1,18 +1,21 @@
 -- name: insert_many
 -- Store messages with their deliveries and CREATED events, in one statement (atomic).
--- $1 = now; $2.. = one array per column, aligned; labels/redact arrive as JSON text
+-- $1 = now (the CREATED events' time); $2.. = one array per column, aligned (created_at is
+-- each message's own); labels/redact arrive as JSON text
 -- (a text[] of lists would be read as a 2-D array).
 WITH x AS (
     SELECT * FROM unnest(
         $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[], $7::int[], $8::text[],
         $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
         $15::text[], $16::text[], $17::text[], $18::jsonb[], $19::text[], $20::jsonb[],
-        $21::jsonb[], $22::text[], $23::jsonb[], $24::text[], $25::text[], $26::text[]
+        $21::jsonb[], $22::text[], $23::jsonb[], $24::text[], $25::text[], $26::text[],
+        $27::timestamptz[]
     ) WITH ORDINALITY AS x(
         id, url, method, headers, body, max_retries, retry_delay,
         timeout_ms, not_before, caller_ip, labels, topic_name, endpoint_name,
         queue_name, schedule_id, callback, callback_headers, failure_callback, failure_callback_headers,
-        callback_options, flow_control_key, flow_control, redact, dedup_id, source_message_id, ord
+        callback_options, flow_control_key, flow_control, redact, dedup_id, source_message_id,
+        created_at, ord
     )
 ), m AS (
     INSERT INTO messages (
@@ -21,7 +24,7 @@ WITH x AS (
         callback, callback_headers, failure_callback, failure_callback_headers, callback_options,
         flow_control_key, flow_control, redact, dedup_id, source_message_id)
     SELECT id, url, method, headers, body, max_retries, retry_delay, timeout_ms, not_before,
-        $1, caller_ip, ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), topic_name,
+        created_at, caller_ip, ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), topic_name,
         endpoint_name, queue_name, schedule_id, callback, callback_headers, failure_callback,
         failure_callback_headers, callback_options, flow_control_key, flow_control,
         CASE WHEN redact IS NULL THEN NULL
