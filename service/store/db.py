@@ -59,9 +59,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release hook: nothing to undo. Wirepost never changes session state (no SET, no
+    LISTEN on pooled connections), so asyncpg's default ``RESET ALL`` round trip per release is
+    skipped; an open transaction is still rolled back by asyncpg itself."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
+        reset=_keep_session,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
