@@ -17,7 +17,7 @@ from wirepost.config import Settings
 from wirepost.domain import Message
 from wirepost.errors import InvalidRequest, NotFound
 from wirepost.store import dead_letters
-from wirepost.store.dead_letters import DeadLetterFilter
+from wirepost.store.filters import DeadLetterFilter
 
 
 def _dlq_id(request: web.Request) -> int:
@@ -32,16 +32,8 @@ def dead_letter_filter(request: web.Request, ids: list[str] | None = None) -> De
     return DeadLetterFilter(
         ids=query.integers("dlqIds", ids if ids is not None else query.values(q, "dlqIds")),
         message_ids=query.values(q, "messageId", "messageIds"),
-        urls=query.values(q, "url"),
-        topic_names=query.values(q, "topicName"),
-        queue_names=query.values(q, "queueName"),
-        schedule_ids=query.values(q, "scheduleId"),
-        labels=query.values(q, "label"),
-        from_time=query.millis(q, "fromDate"),
-        to_time=query.millis(q, "toDate", end=True),
         response_statuses=query.integers("responseStatus", query.values(q, "responseStatus")),
-        caller_ips=query.values(q, "callerIp", "callerIP"),
-        flow_control_keys=query.values(q, "flowControlKey"),
+        **query.message_filter_fields(q),
     )
 
 

@@ -11,7 +11,7 @@ from wirepost.api.state import state_of
 from wirepost.domain import State
 from wirepost.errors import InvalidRequest
 from wirepost.store import events
-from wirepost.store.events import EventFilter
+from wirepost.store.filters import EventFilter
 
 _IN_PROGRESS = ["ACTIVE", "RETRY", "ERROR"]
 _KNOWN_STATES = {s.value for s in State}
@@ -39,21 +39,10 @@ def _states(given: list[str] | None) -> list[str] | None:
 
 def event_filter(request: web.Request) -> EventFilter:
     q = request.query
-    message_ids = query.values(q, "messageIds") or query.values(q, "messageId")
     return EventFilter(
-        message_ids=message_ids,
+        message_ids=query.values(q, "messageIds") or query.values(q, "messageId"),
         states=_states(query.values(q, "state")),
-        urls=query.values(q, "url"),
-        topic_names=query.values(q, "topicName"),
-        queue_names=query.values(q, "queueName"),
-        schedule_ids=query.values(q, "scheduleId"),
-        labels=query.values(q, "label"),
-        from_time=query.millis(q, "fromDate"),
-        to_time=query.millis(q, "toDate", end=True),
-        caller_ips=query.values(q, "callerIp", "callerIP"),
-        flow_control_keys=query.values(q, "flowControlKey"),
-        hosts=query.values(q, "host"),
-        paths=query.values(q, "path"),
+        **query.message_filter_fields(q),
     )
 
 

@@ -20,7 +20,7 @@ from wirepost.api.shapes import json_response, message_json
 from wirepost.api.state import ApiState, state_of
 from wirepost.errors import InvalidRequest, NotFound
 from wirepost.store import messages
-from wirepost.store.messages import PendingFilter
+from wirepost.store.filters import MessageFilter
 
 MAX_MESSAGE_IDS = 1000
 MAX_CANCEL_COUNT = 500
@@ -87,20 +87,8 @@ def _body_params(raw: bytes) -> MultiDict[str]:
     return params
 
 
-def pending_filter(params: MultiMapping[str]) -> PendingFilter:
-    return PendingFilter(
-        urls=query.values(params, "url"),
-        topic_names=query.values(params, "topicName"),
-        queue_names=query.values(params, "queueName"),
-        schedule_ids=query.values(params, "scheduleId"),
-        labels=query.values(params, "label"),
-        from_time=query.millis(params, "fromDate"),
-        to_time=query.millis(params, "toDate", end=True),
-        caller_ips=query.values(params, "callerIp", "callerIP"),
-        flow_control_keys=query.values(params, "flowControlKey"),
-        hosts=query.values(params, "host"),
-        paths=query.values(params, "path"),
-    )
+def pending_filter(params: MultiMapping[str]) -> MessageFilter:
+    return MessageFilter(**query.message_filter_fields(params))
 
 
 def _check_count(params: Mapping[str, str]) -> None:
@@ -109,7 +97,7 @@ def _check_count(params: Mapping[str, str]) -> None:
     query.count(params, default=MAX_CANCEL_COUNT, maximum=MAX_CANCEL_COUNT)
 
 
-async def _cancel_matching(state: ApiState, where: PendingFilter) -> int:
+async def _cancel_matching(state: ApiState, where: MessageFilter) -> int:
     """Cancel every matching message in chunks (each chunk its own statement, so cancelling
     millions does not hold one huge transaction)."""
     now = state.clock.now()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from multidict import MultiMapping
 
@@ -77,3 +78,20 @@ def integers(name: str, given: Sequence[str] | None) -> list[int] | None:
 def next_cursor(page_end: int | None) -> dict[str, str]:
     """The ``cursor`` key is omitted at the end (the SDKs loop while it is present)."""
     return {"cursor": str(page_end)} if page_end is not None else {}
+
+
+def message_filter_fields(params: MultiMapping[str]) -> dict[str, Any]:
+    """The filters logs, the DLQ and bulk cancel share, as ``MessageFilter`` keyword arguments."""
+    return {
+        "urls": values(params, "url"),
+        "topic_names": values(params, "topicName"),
+        "queue_names": values(params, "queueName"),
+        "schedule_ids": values(params, "scheduleId"),
+        "labels": values(params, "label"),
+        "from_time": millis(params, "fromDate"),
+        "to_time": millis(params, "toDate", end=True),
+        "caller_ips": values(params, "callerIp", "callerIP"),
+        "flow_control_keys": values(params, "flowControlKey"),
+        "hosts": values(params, "host"),
+        "paths": values(params, "path"),
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from wirepost.domain import DeadLetter, Response
 from wirepost.errors import NotFound
 from wirepost.store import messages
 from wirepost.store.db import Executor
+from wirepost.store.filters import DeadLetterFilter
 from wirepost.store.queries import Q
 
 _LIST_PAGE = Q["dead_letters.list_page"]
@@ -20,43 +20,6 @@ _FIND = Q["dead_letters.find"]
 _DELETE_MANY = Q["dead_letters.delete_many"]
 _TAKE_MANY = Q["dead_letters.take_many"]
 _PRUNE = Q["dead_letters.prune"]
-
-
-@dataclass(frozen=True)
-class DeadLetterFilter:
-    """Each field: None = any; a sequence = any of these values; fields AND together."""
-
-    ids: Sequence[int] | None = None
-    message_ids: Sequence[str] | None = None
-    urls: Sequence[str] | None = None
-    topic_names: Sequence[str] | None = None
-    queue_names: Sequence[str] | None = None
-    schedule_ids: Sequence[str] | None = None
-    labels: Sequence[str] | None = None
-    from_time: datetime | None = None
-    to_time: datetime | None = None
-    response_statuses: Sequence[int] | None = None
-    caller_ips: Sequence[str] | None = None
-    flow_control_keys: Sequence[str] | None = None
-
-    def args(self) -> list[object]:
-        def listed(values: Sequence[Any] | None) -> list[Any] | None:
-            return list(values) if values is not None else None
-
-        return [
-            listed(self.ids),
-            listed(self.message_ids),
-            listed(self.urls),
-            listed(self.topic_names),
-            listed(self.queue_names),
-            listed(self.schedule_ids),
-            listed(self.labels),
-            self.from_time,
-            self.to_time,
-            listed(self.response_statuses),
-            listed(self.caller_ips),
-            listed(self.flow_control_keys),
-        ]
 
 
 def from_record(r: asyncpg.Record | Mapping[str, Any]) -> DeadLetter:

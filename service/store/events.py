@@ -2,57 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from wirepost.domain import Event, Response, State
 from wirepost.store import messages
 from wirepost.store.db import Executor
+from wirepost.store.filters import EventFilter
 from wirepost.store.queries import Q
 
 _LIST_LATEST_FIRST = Q["events.list_latest_first"]
 _LIST_EARLIEST_FIRST = Q["events.list_earliest_first"]
 _PRUNE = Q["events.prune"]
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """Each field: None = any; a sequence = any of these values (OR); fields AND together."""
-
-    message_ids: Sequence[str] | None = None
-    states: Sequence[str] | None = None
-    urls: Sequence[str] | None = None
-    topic_names: Sequence[str] | None = None
-    queue_names: Sequence[str] | None = None
-    schedule_ids: Sequence[str] | None = None
-    labels: Sequence[str] | None = None
-    from_time: datetime | None = None
-    to_time: datetime | None = None
-    caller_ips: Sequence[str] | None = None
-    flow_control_keys: Sequence[str] | None = None
-    hosts: Sequence[str] | None = None
-    paths: Sequence[str] | None = None
-
-    def args(self) -> list[object]:
-        def listed(values: Sequence[str] | None) -> list[str] | None:
-            return list(values) if values is not None else None
-
-        return [
-            listed(self.message_ids),
-            listed(self.states),
-            listed(self.urls),
-            listed(self.topic_names),
-            listed(self.queue_names),
-            listed(self.schedule_ids),
-            listed(self.labels),
-            self.from_time,
-            self.to_time,
-            listed(self.caller_ips),
-            listed(self.flow_control_keys),
-            [h.lower() for h in self.hosts] if self.hosts is not None else None,
-            listed(self.paths),
-        ]
 
 
 async def list_page(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ import orjson
 
 from wirepost.domain import Message
 from wirepost.store.db import Executor
+from wirepost.store.filters import MessageFilter
 from wirepost.store.queries import Q
 
 _INSERT_MANY = Q["messages.insert_many"]
@@ -105,44 +105,8 @@ async def cancel_many(db: Executor, message_ids: Sequence[str], *, now: datetime
     return [r["message_id"] for r in rows]
 
 
-@dataclass(frozen=True)
-class PendingFilter:
-    """Which pending messages a bulk cancel takes. Each field: None = any; a sequence = any of
-    these values (OR); fields AND together. Times bound ``created_at`` (inclusive)."""
-
-    urls: Sequence[str] | None = None
-    topic_names: Sequence[str] | None = None
-    queue_names: Sequence[str] | None = None
-    schedule_ids: Sequence[str] | None = None
-    labels: Sequence[str] | None = None
-    from_time: datetime | None = None
-    to_time: datetime | None = None
-    caller_ips: Sequence[str] | None = None
-    flow_control_keys: Sequence[str] | None = None
-    hosts: Sequence[str] | None = None
-    paths: Sequence[str] | None = None
-
-    def args(self) -> list[object]:
-        def listed(values: Sequence[str] | None) -> list[str] | None:
-            return list(values) if values is not None else None
-
-        return [
-            listed(self.urls),
-            listed(self.topic_names),
-            listed(self.queue_names),
-            listed(self.schedule_ids),
-            listed(self.labels),
-            self.from_time,
-            self.to_time,
-            listed(self.caller_ips),
-            listed(self.flow_control_keys),
-            [h.lower() for h in self.hosts] if self.hosts is not None else None,
-            listed(self.paths),
-        ]
-
-
 async def cancel_matching(
-    db: Executor, where: PendingFilter, *, limit: int | None, now: datetime
+    db: Executor, where: MessageFilter, *, limit: int | None, now: datetime
 ) -> list[str]:
     """Cancel up to ``limit`` (None = every) pending messages created up to ``now`` that match
     ``where``, oldest first, as ``cancel_many`` does; returns the cancelled ids."""

@@ -1,24 +1,27 @@
 -- name: list_page
 -- DLQ entries after cursor $1 (an entry id) in order $3 ('asc' oldest first, else newest
--- first), at most $2. Filters (NULL = any): $4 dlq ids, $5 message ids, $6 urls,
--- $7 topic names, $8 queue names, $9 schedule ids, $10 labels (any of), $11 from, $12 to,
--- $13 response statuses, $14 caller IPs, $15 flow-control keys.
+-- first), at most $2. Filters (NULL = any): $4 dlq ids, $5 message ids, $6 response statuses,
+-- then the message filters (store/filters.py): $7 urls, $8 topic names, $9 queue names,
+-- $10 schedule ids, $11 labels (any of), $12 from, $13 to, $14 caller IPs, $15 flow-control
+-- keys, $16 hosts, $17 paths.
 SELECT d.id AS dlq_id, d.created_at AS dlq_created_at, d.response_status,
        d.response_headers, d.response_body, d.error AS dlq_error, m.*
 FROM dead_letters d JOIN messages m ON m.id = d.message_id
 WHERE ($1::bigint IS NULL OR (CASE WHEN $3 = 'asc' THEN d.id > $1 ELSE d.id < $1 END))
   AND ($4::bigint[] IS NULL OR d.id = ANY($4))
   AND ($5::text[] IS NULL OR d.message_id = ANY($5))
-  AND ($6::text[] IS NULL OR m.url = ANY($6))
-  AND ($7::text[] IS NULL OR m.topic_name = ANY($7))
-  AND ($8::text[] IS NULL OR m.queue_name = ANY($8))
-  AND ($9::text[] IS NULL OR m.schedule_id = ANY($9))
-  AND ($10::text[] IS NULL OR m.labels && $10)
-  AND ($11::timestamptz IS NULL OR d.created_at >= $11)
-  AND ($12::timestamptz IS NULL OR d.created_at <= $12)
-  AND ($13::int[] IS NULL OR d.response_status = ANY($13))
+  AND ($6::int[] IS NULL OR d.response_status = ANY($6))
+  AND ($7::text[] IS NULL OR m.url = ANY($7))
+  AND ($8::text[] IS NULL OR m.topic_name = ANY($8))
+  AND ($9::text[] IS NULL OR m.queue_name = ANY($9))
+  AND ($10::text[] IS NULL OR m.schedule_id = ANY($10))
+  AND ($11::text[] IS NULL OR m.labels && $11)
+  AND ($12::timestamptz IS NULL OR d.created_at >= $12)
+  AND ($13::timestamptz IS NULL OR d.created_at <= $13)
   AND ($14::text[] IS NULL OR m.caller_ip = ANY($14))
   AND ($15::text[] IS NULL OR m.flow_control_key = ANY($15))
+  AND ($16::text[] IS NULL OR lower(substring(m.url from '^[A-Za-z]+://([^/?#:]+)')) = ANY($16))
+  AND ($17::text[] IS NULL OR coalesce(nullif(substring(m.url from '^[A-Za-z]+://[^/?#]+([^?#]*)'), ''), '/') = ANY($17))
 ORDER BY CASE WHEN $3 = 'asc' THEN d.id END ASC, CASE WHEN $3 <> 'asc' THEN d.id END DESC
 LIMIT $2;
 

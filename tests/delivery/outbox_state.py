@@ -9,8 +9,7 @@ import asyncpg
 
 from wirepost.domain import DeadLetter, State
 from wirepost.store import dead_letters, events
-from wirepost.store.dead_letters import DeadLetterFilter
-from wirepost.store.events import EventFilter
+from wirepost.store.filters import DeadLetterFilter, EventFilter
 
 
 async def states_of(pool: asyncpg.Pool, message_id: str) -> list[State]:
