@@ -5,15 +5,15 @@ batches so it never holds long locks; any replica may run it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from wirepost.clock import Clock
 from wirepost.config import Settings
+from wirepost.loops import log_pass_error, sleep_or_stop
 from wirepost.store import dead_letters, deduplication_keys, events, messages
-from wirepost.store.db import Pool, is_connection_error
+from wirepost.store.db import Pool
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,5 @@ class RetentionLoop:
             try:
                 await self.run_once()
             except Exception as exc:
-                if is_connection_error(exc):
-                    logger.warning("database_unavailable", extra={"error": type(exc).__name__})
-                else:
-                    logger.exception("retention_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=PERIOD_SECONDS)
+                log_pass_error(logger, "retention_failed", exc)
+            await sleep_or_stop(stop, PERIOD_SECONDS)

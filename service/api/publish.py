@@ -151,9 +151,10 @@ def answer_status(results: Sequence[publishing.Published]) -> int:
     return 202 if results and all(r.deduplicated for r in results) else 201
 
 
-async def publish(request: web.Request) -> web.Response:
+async def publish_to(request: web.Request, target: parse.Target, **fields: object) -> web.Response:
+    """Validate, store and answer one publish (shared by publish and enqueue); ``fields`` are set
+    on every message (e.g. ``queue_name``)."""
     state = state_of(request)
-    target = parse.split_target(request.raw_path, PREFIX)
     headers = parse.header_view(request.headers, target)
     body = await read_body(request, state.settings.max_body_size)
     now = state.clock.now()
@@ -165,6 +166,7 @@ async def publish(request: web.Request) -> web.Response:
         now=now,
         caller_ip=request.remote,
         groups=GroupLookup(state.pool),
+        **fields,
     )
     results = await publishing.publish(
         state.pool,
@@ -175,3 +177,7 @@ async def publish(request: web.Request) -> web.Response:
         group=state.group_commit,
     )
     return json_response(answer(planned, results), status=answer_status(results))
+
+
+async def publish(request: web.Request) -> web.Response:
+    return await publish_to(request, parse.split_target(request.raw_path, PREFIX))

@@ -14,7 +14,6 @@ ever open across an HTTP call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import datetime
@@ -24,14 +23,14 @@ from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.delivery.dispatch import Dispatcher
 from wirepost.domain import Claimed, Delivered, GiveUp, Outcome, RetryLater
+from wirepost.loops import MAX_ERROR_BACKOFF, log_pass_error, sleep_or_stop, wait_any
 from wirepost.signing import Signer
 from wirepost.store import deliveries, gates, messages, signing_keys
-from wirepost.store.db import Pool, is_connection_error, listen, transaction
+from wirepost.store.db import Pool, listen, transaction
 
 logger = logging.getLogger(__name__)
 
 KEYS_TTL_SECONDS = 1.0
-MAX_ERROR_BACKOFF = 10.0
 
 
 class DeliveryLoop:
@@ -116,8 +115,8 @@ class DeliveryLoop:
                     await self._claim_and_wait(stop)
                     backoff = 0.5
                 except Exception as exc:
-                    _log_loop_error(exc)
-                    await _sleep_or_stop(stop, backoff)
+                    log_pass_error(logger, "delivery_loop_error", exc)
+                    await sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
         finally:
             await self._drain()
@@ -137,7 +136,7 @@ class DeliveryLoop:
         if free < self._claim_threshold and self._inflight:
             # Claim in batches: wait until enough slots are free rather than one at a time.
             self._slot_freed.clear()
-            await _wait_any(stop, self._slot_freed, timeout=None)
+            await wait_any(stop, self._slot_freed, timeout=None)
             return
         limit = min(free, self._settings.delivery_batch_size)
         woken = self._wake.is_set()
@@ -155,7 +154,7 @@ class DeliveryLoop:
                 self._start(c, signer)
         if len(claimed) == limit:
             return  # more may be due: claim again as soon as slots allow
-        await _wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
+        await wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
         if not self._wake.is_set():
             self._gates_may_open = True  # polled: a parked delivery's wait may have ended
 
@@ -199,7 +198,7 @@ class DeliveryLoop:
             try:
                 await self._record(batch)
             except Exception as exc:
-                _log_loop_error(exc)
+                log_pass_error(logger, "delivery_loop_error", exc)
                 self._finished = batch + self._finished  # keep them; leases fence stale ones
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
@@ -207,7 +206,7 @@ class DeliveryLoop:
     async def _renew_forever(self, stop: asyncio.Event) -> None:
         period = self._settings.lease.total_seconds() / 3
         while not stop.is_set():
-            await _sleep_or_stop(stop, period)
+            await sleep_or_stop(stop, period)
             if not self._inflight:
                 continue
             try:
@@ -217,7 +216,7 @@ class DeliveryLoop:
                     until=self._clock.now() + self._settings.lease,
                 )
             except Exception as exc:
-                _log_loop_error(exc)
+                log_pass_error(logger, "delivery_loop_error", exc)
 
     async def _listen_forever(self, stop: asyncio.Event) -> None:
         """Keep a LISTEN connection for wake-ups from other replicas; reconnect when lost."""
@@ -231,8 +230,8 @@ class DeliveryLoop:
                     lambda _channel: self._wake.set(),
                 )
             except Exception as exc:
-                _log_loop_error(exc)
-                await _sleep_or_stop(stop, backoff)
+                log_pass_error(logger, "delivery_loop_error", exc)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
                 continue
             backoff = 0.5
@@ -240,7 +239,7 @@ class DeliveryLoop:
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
             try:
-                await _wait_any(stop, lost, timeout=None)
+                await wait_any(stop, lost, timeout=None)
             finally:
                 if not conn.is_closed():
                     await conn.close()
@@ -261,27 +260,6 @@ class DeliveryLoop:
                 self._signer, self._signer_key = Signer(keys.current), keys.current
             self._signer_loaded = time.monotonic()
         return self._signer
-
-
-async def _wait_any(stop: asyncio.Event, other: asyncio.Event, timeout: float | None) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-def _log_loop_error(exc: BaseException) -> None:
-    if is_connection_error(exc):
-        logger.warning("database_unavailable", extra={"error": type(exc).__name__})
-    else:
-        logger.exception("delivery_loop_error")
 
 
 def _log_outcome(claimed: Claimed, outcome: Outcome) -> None:

@@ -37,6 +37,7 @@ from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.destination import DestinationPolicy
 from wirepost.domain import Message, new_id
+from wirepost.loops import log_pass_error, sleep_or_stop
 from wirepost.store import gates, messages, schedules, url_groups
 from wirepost.store.db import Executor, Pool, is_connection_error
 from wirepost.store.schedules import Schedule
@@ -182,10 +183,10 @@ class ScheduleLoop:
                 wait = await self._idle_seconds()
                 backoff = 0.5
             except Exception as exc:
-                _log_loop_error(exc)
+                log_pass_error(logger, "schedule_loop_error", exc)
                 wait = backoff
                 backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
-            await _sleep_or_stop(stop, wait)
+            await sleep_or_stop(stop, wait)
 
     async def _idle_seconds(self) -> float:
         """Until the earliest tick, at most the poll interval; a tick still due (another
@@ -237,15 +238,3 @@ def _log_fire(schedule: Schedule, ids: list[str], error: str | None, next_at: da
         logger.info("schedule_fired", extra=extra)
     else:
         logger.warning("schedule_fire_incomplete", extra={**extra, "error": error})
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-def _log_loop_error(exc: BaseException) -> None:
-    if is_connection_error(exc):
-        logger.warning("database_unavailable", extra={"error": type(exc).__name__})
-    else:
-        logger.exception("schedule_loop_error")
