@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -181,3 +181,23 @@ class Gate:
     updated_at: datetime
     waiting: int
     admitted: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A cron schedule. ``template`` is what every tick sends (as ``spec.build_template`` made
+    it: its ``id``, ``url``, ``not_before`` and ``created_at`` are placeholders filled per
+    message); ``delay`` is added to each tick's time; ``last_states`` maps the last tick's
+    message ids to IN_PROGRESS / SUCCESS / FAIL."""
+
+    id: str
+    destination: str
+    cron: str
+    template: Message
+    created_at: datetime
+    next_fire_at: datetime
+    delay: timedelta = timedelta(0)
+    paused: bool = False
+    last_fire_at: datetime | None = None
+    last_states: dict[str, str] = field(default_factory=dict)
+    error: str | None = None

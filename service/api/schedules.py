@@ -25,10 +25,9 @@ from wirepost.api.shapes import json_response, visible_body, visible_headers
 from wirepost.api.state import ApiState, state_of
 from wirepost.api.topics import resource_name
 from wirepost.clock import to_millis
-from wirepost.domain import Message, new_id
+from wirepost.domain import Message, Schedule, new_id
 from wirepost.errors import InvalidRequest, LimitExceeded, NotFound
 from wirepost.store import schedules, url_groups
-from wirepost.store.schedules import Schedule
 
 PREFIX = "/v2/schedules/"  # also "/v2/Schedules/" (qstash-go): same length, sliced alike
 MAX_SCHEDULES = 10_000

@@ -36,11 +36,10 @@ from wirepost import cron
 from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.destination import DestinationPolicy
-from wirepost.domain import Message, new_id
+from wirepost.domain import Message, Schedule, new_id
 from wirepost.loops import log_pass_error, sleep_or_stop
 from wirepost.store import gates, messages, schedules, url_groups
 from wirepost.store.db import Executor, Pool, is_connection_error
-from wirepost.store.schedules import Schedule
 from wirepost.wakeup import Waker
 
 logger = logging.getLogger(__name__)

@@ -8,13 +8,12 @@ caller's transaction) and record what a tick did. No cron math here: callers pas
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from wirepost.domain import Message
+from wirepost.domain import Message, Schedule
 from wirepost.store.db import Executor
 from wirepost.store.queries import Q
 
@@ -29,26 +28,6 @@ _NEXT_DUE_AT = Q["schedules.next_due_at"]
 
 IN_PROGRESS = "IN_PROGRESS"
 """The state a tick's message starts in (``lastScheduleStates``: IN_PROGRESS, SUCCESS, FAIL)."""
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A cron schedule. ``template`` is what every tick sends (as ``spec.build_template`` made
-    it: its ``id``, ``url``, ``not_before`` and ``created_at`` are placeholders filled per
-    message); ``delay`` is added to each tick's time; ``last_states`` maps the last tick's
-    message ids to IN_PROGRESS / SUCCESS / FAIL."""
-
-    id: str
-    destination: str
-    cron: str
-    template: Message
-    created_at: datetime
-    next_fire_at: datetime
-    delay: timedelta = timedelta(0)
-    paused: bool = False
-    last_fire_at: datetime | None = None
-    last_states: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
 
 
 def _from_record(r: asyncpg.Record | Mapping[str, Any], states_column: str) -> Schedule:

@@ -8,9 +8,8 @@ from typing import Any
 import asyncpg
 
 from wirepost import cron
-from wirepost.domain import Message
+from wirepost.domain import Message, Schedule
 from wirepost.store import messages, schedules
-from wirepost.store.schedules import Schedule
 
 
 def template(now: datetime, **fields: Any) -> Message:

@@ -7,10 +7,9 @@ from typing import Any
 import asyncpg
 
 from tests.factories import make_message
-from wirepost.domain import Delivered, GiveUp, Message, Response
+from wirepost.domain import Delivered, GiveUp, Message, Response, Schedule
 from wirepost.store import deliveries, messages, schedules
 from wirepost.store.queries import Q
-from wirepost.store.schedules import Schedule
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
