@@ -31,6 +31,7 @@ from wirepost.store.db import Pool, listen, transaction
 logger = logging.getLogger(__name__)
 
 KEYS_TTL_SECONDS = 1.0
+RECORD_LINGER_SECONDS = 0.005
 
 
 class DeliveryLoop:
@@ -188,6 +189,9 @@ class DeliveryLoop:
     async def _record_forever(self, stop: asyncio.Event) -> None:
         while not (stop.is_set() and not self._tasks and not self._finished):
             await self._finished_ready.wait()
+            if len(self._finished) < self._claim_threshold and self._tasks and not stop.is_set():
+                # Linger briefly so one statement records many outcomes, not one or two.
+                await asyncio.sleep(RECORD_LINGER_SECONDS)
             self._finished_ready.clear()
             await self._flush_remaining()
 
