@@ -93,7 +93,7 @@ async def _lifecycle(
         if settings.run_delivery:
             client = delivery_client(settings, policy)
             loop = DeliveryLoop(
-                settings, pool, clock, Dispatcher(client, policy, settings), wake=waker.local
+                settings, pool, clock, Dispatcher(client, settings), wake=waker.local
             )
             start(loop.run(stop), "delivery")
         if settings.run_scheduler:

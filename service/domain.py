@@ -6,6 +6,7 @@ Frozen dataclasses only; no I/O. Store functions return these, never database re
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ Headers = dict[str, list[str]]
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_header(name: str) -> str:
     """Go's canonical header form, which QStash shows: ``test-header`` → ``Test-Header``."""
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))

@@ -19,7 +19,7 @@ from wirepost.config import Settings
 from wirepost.delivery.http import DeliveryClient
 from wirepost.delivery.http_protocol import DeliveryError, RequestError
 from wirepost.delivery.retry import next_retry_delay
-from wirepost.destination import DestinationPolicy, DestinationRefused
+from wirepost.destination import DestinationRefused
 from wirepost.domain import (
     Claimed,
     Delivered,
@@ -108,11 +108,8 @@ def classify(claimed: Claimed, response: Response, error: str | None, now: datet
 class Dispatcher:
     """Sends attempts over one shared DeliveryClient (keep-alive pools per host)."""
 
-    def __init__(
-        self, client: DeliveryClient, policy: DestinationPolicy, settings: Settings
-    ) -> None:
+    def __init__(self, client: DeliveryClient, settings: Settings) -> None:
         self._client = client
-        self._policy = policy
         self._body_limit = settings.response_body_limit
         self._max_timeout = settings.attempt_timeout
 
@@ -124,10 +121,10 @@ class Dispatcher:
 
     async def send(self, claimed: Claimed, signer: Signer) -> tuple[Response, str | None]:
         """Perform the HTTP request; returns the response and an error text (None if it
-        answered). Raises DestinationRefused when the guard refuses the address."""
+        answered). Raises DestinationRefused when the guard refuses the address (the client
+        checks the host and every resolved address whenever it opens a connection)."""
         m = claimed.message
         url = URL(m.url, encoded=True)
-        self._policy.check_host(url.host or "")
         signature = signer.sign(url=m.url, body=m.body, now=int(time.time()))
         seconds = self._timeout(m)
         try:

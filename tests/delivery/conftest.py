@@ -39,7 +39,7 @@ async def make_loop(pool: asyncpg.Pool, clock: FixedClock) -> AsyncIterator[Make
         policy = app.destination_policy(settings)
         client = DeliveryClient(policy, limit=settings.delivery_concurrency, resolver=resolver)
         clients.append(client)
-        return DeliveryLoop(settings, pool, clock, Dispatcher(client, policy, settings), wake=wake)
+        return DeliveryLoop(settings, pool, clock, Dispatcher(client, settings), wake=wake)
 
     yield make
     for client in clients:
