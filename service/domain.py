@@ -26,8 +26,15 @@ def canonical_header(name: str) -> str:
 
 
 def new_id(prefix: str, length: int = 27) -> str:
-    """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style random id (≈ 158 bits)."""
-    return prefix + "".join(secrets.choice(_BASE58) for _ in range(length))
+    """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style random id: ``length`` base58 digits of one
+    draw from the OS's CSPRNG (27 digits ≈ 158 bits; one draw is ~10× cheaper than a
+    ``secrets.choice`` per digit, which showed in publish profiles)."""
+    number = int.from_bytes(secrets.token_bytes(length * 6 // 8 + 1), "big")
+    digits = []
+    for _ in range(length):
+        number, digit = divmod(number, 58)
+        digits.append(_BASE58[digit])
+    return prefix + "".join(digits)
 
 
 class State(StrEnum):
