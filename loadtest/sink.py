@@ -6,7 +6,9 @@ control routes below is a delivery. Its body is JSON `{"t": <unix ns at publish>
 the sink records `now - t`, counts duplicates by (path, seq) and signature failures (answered
 401, as a real receiver would). Control routes, polled by loadtest/run.py:
 
-- `GET /stats` counts; `?latency=1` adds p50/p95/p99; `?timeline=1` adds per-second buckets.
+- `GET /stats` counts; `?latency=1` adds p50/p95/p99; `?timeline=1` adds buckets of
+  `?bucket_ms=` (default 1000);
+  `?since=<unix ns>` adds the delivery rate counted from that moment (see `rate_since`).
 - `POST /reset` forgets everything (between phases of a run).
 
 It must not do anything slow per request: one verify, one JSON parse, a few array appends.
@@ -64,7 +66,18 @@ class SinkStats:
         seen[seq] = 1
         return before == 1
 
-    def as_json(self, *, latency: bool, timeline: bool) -> dict[str, Any]:
+    def rate_since(self, since_ns: int) -> float | None:
+        """Deliveries per second from max(first receive, since_ns) to the last receive."""
+        start = max(self.first_ns, since_ns)
+        span_s = (self.last_ns - start) / 1e9
+        if span_s <= 0:
+            return None
+        count = sum(1 for received_ns in self.received_ns if received_ns >= start)
+        return round(count / span_s, 1)
+
+    def as_json(
+        self, *, latency: bool, timeline: bool, since_ns: int = 0, bucket_ms: int = 1000
+    ) -> dict[str, Any]:
         span_s = (self.last_ns - self.first_ns) / 1e9
         stats: dict[str, Any] = {
             "received": self.received,
@@ -77,20 +90,28 @@ class SinkStats:
             "last_receive_ns": self.last_ns,
             "receive_rate": round((self.received - 1) / span_s, 1) if span_s > 0 else None,
         }
+        if since_ns:
+            stats["rate_since"] = self.rate_since(since_ns)
         if latency:
             stats["latency_ms"] = summarize(self.latency_ms)
         if timeline:
-            stats["timeline"] = self._timeline()
+            stats["timeline"] = self._timeline(bucket_ms)
         return stats
 
-    def _timeline(self) -> list[dict[str, Any]]:
-        """Per-second buckets since the first receive: count and latency percentiles."""
+    def _timeline(self, bucket_ms: int) -> list[dict[str, Any]]:
+        """Buckets of `bucket_ms` since the first receive: deliveries/s and latency percentiles."""
+        bucket_ns = bucket_ms * 1_000_000
         buckets: dict[int, list[float]] = {}
         for received_ns, latency_ms in zip(self.received_ns, self.latency_ms, strict=True):
-            buckets.setdefault((received_ns - self.first_ns) // 1_000_000_000, []).append(
-                latency_ms
-            )
-        return [{"second": second, **summarize(values)} for second, values in buckets.items()]
+            buckets.setdefault((received_ns - self.first_ns) // bucket_ns, []).append(latency_ms)
+        return [
+            {
+                "t_s": index * bucket_ms / 1000,
+                "rate": round(len(values) * 1000 / bucket_ms, 1),
+                **summarize(values),
+            }
+            for index, values in buckets.items()
+        ]
 
 
 def build_app(verify: Callable[[str, bytes], None] | None) -> web.Application:
@@ -118,7 +139,9 @@ def build_app(verify: Callable[[str, bytes], None] | None) -> web.Application:
 
     async def get_stats(request: web.Request) -> web.Response:
         flags = {name: request.query.get(name) == "1" for name in ("latency", "timeline")}
-        body = state["stats"].as_json(latency=flags["latency"], timeline=flags["timeline"])
+        since_ns = int(request.query.get("since", "0"))
+        bucket_ms = max(10, int(request.query.get("bucket_ms", "1000")))
+        body = state["stats"].as_json(**flags, since_ns=since_ns, bucket_ms=bucket_ms)
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     async def reset(_request: web.Request) -> web.Response:

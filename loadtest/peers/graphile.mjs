@@ -4,7 +4,7 @@
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import {
   jobBody, makeCompletionCounter, makeSinkPoster, publishAtRate, readOptions, report,
-  summarize, withTimeout,
+  summarize, waitForRelease, withTimeout,
 } from './peer_kit.mjs';
 
 const TASK = 'deliver';
@@ -25,7 +25,7 @@ async function main() {
   const startWorker = () => run({
     connectionString: options.databaseUrl,
     concurrency: 50,
-    maxPoolSize: 12,
+    maxPoolSize: 52,
     pollInterval: 500,
     noHandleSignals: true,
     logger,
@@ -58,6 +58,7 @@ async function main() {
   await withTimeout(counter.finished, options.timeoutSeconds, 'the drain');
   const seconds = (performance.now() - started) / 1000;
   report('drained', { n: counter.done, seconds, rate: counter.done / seconds });
+  await waitForRelease();
   await Promise.race([runner.stop(), new Promise((r) => setTimeout(r, 2000))]);
   await utils.release();
 }

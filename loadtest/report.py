@@ -1,0 +1,186 @@
+"""Turn a run's results into ratios against the best peer, a JSON file and a Markdown table.
+
+Pure apart from `write_report`: the figures come in as plain dicts (one per queue and mode).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WIREPOST = "wirepost"
+
+
+@dataclass(frozen=True)
+class Metric:
+    path: str  # dotted path into a result dict
+    label: str
+    higher_is_better: bool
+    compared: bool = True  # False: context only, no ratio to the best peer
+
+
+RATES = [
+    Metric("delivery_rate", "delivered msg/s", True),
+    Metric("ingest.rate", "ingest msg/s", True),
+]
+E2E = [
+    Metric("latency_ms.p50", "pub→recv p50 ms", False),
+    Metric("latency_ms.p95", "pub→recv p95 ms", False),
+    Metric("latency_ms.p99", "pub→recv p99 ms", False),
+]
+PUBLISH = [
+    Metric("publish_latency_ms.p50", "publish p50 ms", False),
+    Metric("publish_latency_ms.p95", "publish p95 ms", False),
+    Metric("publish_latency_ms.p99", "publish p99 ms", False),
+]
+COSTS = [
+    Metric("cpu_ms_per_message", "CPU ms/msg (all)", False),
+    Metric("cpu.server.core_pct", "server CPU %", False),
+    Metric("cpu.postgres.core_pct", "postgres CPU %", False),
+    Metric("cpu.sink.core_pct", "sink CPU %", False),
+    # The peers enqueue in their own process: the harness is their load generator only in name.
+    Metric("cpu.load generator.core_pct", "loadgen CPU %", False, compared=False),
+    Metric("cpu.other.core_pct", "other procs CPU %", False, compared=False),
+    Metric("sql.statements_per_message", "SQL stmts/msg", False),
+    Metric("sql.xact_commit_per_message", "commits/msg", False),
+    Metric("server_rss_mib", "server RSS MiB", False),
+]
+METRICS_BY_MODE = {
+    "drain": [*RATES, *COSTS],
+    "fanout": [*RATES, *E2E, *COSTS],
+    "backlog": [*RATES, Metric("sql.claim_query.mean_ms", "claim query ms", False), *COSTS],
+    "steady": [
+        Metric("ingest.rate", "published msg/s", True),
+        *PUBLISH,
+        *E2E,
+        Metric("backlog_at_end", "backlog at end", False, compared=False),  # often 0 or 1
+        *COSTS,
+        Metric("server_rss_growth_mib", "RSS growth MiB", False, compared=False),
+    ],
+    "ramp": [Metric("highest_sustained_rate", "highest sustained msg/s", True)],
+}
+
+
+def lookup(result: dict[str, Any], path: str) -> float | None:
+    value: Any = result
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, int | float) else None
+
+
+def ratio_to_best_peer(
+    results: Iterable[dict[str, Any]], metric: Metric
+) -> tuple[float | None, str | None]:
+    """Wirepost's value over the best peer's (best = highest or lowest as the metric wants)."""
+    results = list(results)
+    ours = next((lookup(r, metric.path) for r in results if r["queue"] == WIREPOST), None)
+    peers = [
+        (value, r["queue"])
+        for r in results
+        if r["queue"] != WIREPOST and (value := lookup(r, metric.path)) is not None
+    ]
+    if ours is None or not peers:
+        return None, None
+    best, name = (max if metric.higher_is_better else min)(peers)
+    if best == 0:
+        return None, name
+    return round(ours / best, 3), name
+
+
+def add_ratios(groups: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per group (a mode, or a backlog size), every metric's ratio to the best peer."""
+    ratios: dict[str, dict[str, Any]] = {}
+    for group, results in groups.items():
+        mode = results[0]["mode"] if results else group
+        ratios[group] = {}
+        for metric in METRICS_BY_MODE.get(mode, []):
+            if not metric.compared:
+                continue
+            value, peer = ratio_to_best_peer(results, metric)
+            if value is not None:
+                ratios[group][metric.path] = {"ratio": value, "best_peer": peer}
+    return ratios
+
+
+def _cell(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def markdown(run: dict[str, Any]) -> str:
+    lines = [f"# Wirepost benchmark, {run['started_at']}", "", f"`{run['command']}`", ""]
+    lines += [f"- {key}: {value}" for key, value in run["machine"].items()]
+    for note in run.get("notes", []):
+        lines.append(f"- note: {note}")
+    for group, results in run["groups"].items():
+        mode = results[0]["mode"] if results else group
+        metrics = METRICS_BY_MODE.get(mode, [])
+        lines += ["", f"## {group}", ""]
+        lines.append("| queue | " + " | ".join(m.label for m in metrics) + " |")
+        lines.append("|---" * (len(metrics) + 1) + "|")
+        for result in results:
+            cells = [_cell(lookup(result, m.path)) for m in metrics]
+            lines.append(f"| {result['queue']} | " + " | ".join(cells) + " |")
+        ratios = run["ratios"].get(group, {})
+        if ratios:
+            cells = [
+                f"{ratios[m.path]['ratio']:.2f}x" if m.path in ratios else "-" for m in metrics
+            ]
+            lines.append("| **Wirepost ÷ best peer** | " + " | ".join(cells) + " |")
+        for result in results:
+            for note in result.get("notes", []):
+                lines.append(f"\n- {result['queue']}: {note}")
+            if "skipped" in result:
+                lines.append(f"\n- {result['queue']}: skipped: {result['skipped']}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def wirepost_problems(run: dict[str, Any]) -> list[str]:
+    """What went wrong for Wirepost in a run (for --strict): errors, bad signatures, losses."""
+    problems = []
+    for group, results in run["groups"].items():
+        for result in results:
+            if result["queue"] != WIREPOST:
+                continue
+            if "error" in result:
+                problems.append(f"{group}: {result.get('skipped', result['error'])}")
+            deliveries = result.get("deliveries") or {}
+            if deliveries.get("signature_failures"):
+                problems.append(f"{group}: {deliveries['signature_failures']} bad signatures")
+            problems += [f"{group}: {note}" for note in result.get("notes", []) if "only" in note]
+    return problems
+
+
+def write_report(run: dict[str, Any], directory: Path, stem: str) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / f"{stem}.json"
+    md_path = directory / f"{stem}.md"
+    json_path.write_text(json.dumps(run, indent=1, default=str))
+    md_path.write_text(markdown(run))
+    return json_path, md_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m loadtest.report RESULT.json`: rebuild the ratios and the Markdown of a run."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("result", type=Path)
+    path = parser.parse_args(argv).result
+    run = json.loads(path.read_text())
+    run["ratios"] = add_ratios(run["groups"])
+    write_report(run, path.parent, path.stem)
+    print(path.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
