@@ -27,7 +27,7 @@ def canonical_header(name: str) -> str:
 
 def new_id(prefix: str, length: int = 27) -> str:
     """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style random id: ``length`` base58 digits of one
-    draw from the OS's CSPRNG (27 digits ≈ 158 bits; one draw is ~10× cheaper than a
+    draw from the OS's CSPRNG (27 digits ≈ 158 bits; one draw is ~10x cheaper than a
     ``secrets.choice`` per digit, which showed in publish profiles)."""
     number = int.from_bytes(secrets.token_bytes(length * 6 // 8 + 1), "big")
     digits = []

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 KEYS_TTL_SECONDS = 1.0
 RECORD_LINGER_SECONDS = 0.005
+GATES_TTL_SECONDS = 1.0
 
 
 class DeliveryLoop:
@@ -56,6 +57,8 @@ class DeliveryLoop:
         self._signer: Signer | None = None
         self._signer_key = ""
         self._gates_may_open = True
+        self._gates_exist = True
+        self._gates_checked_at = -GATES_TTL_SECONDS
         self._claim_threshold = max(
             1, min(settings.delivery_batch_size, settings.delivery_concurrency) // 2
         )
@@ -143,7 +146,7 @@ class DeliveryLoop:
         woken = self._wake.is_set()
         self._wake.clear()
         now = self._clock.now()
-        if woken or self._gates_may_open:
+        if (woken or self._gates_may_open) and await self._gates_present():
             self._gates_may_open = False
             await gates.admit(self._pool, now=now)
         claimed = await deliveries.claim_due(
@@ -158,6 +161,14 @@ class DeliveryLoop:
         await wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
         if not self._wake.is_set():
             self._gates_may_open = True  # polled: a parked delivery's wait may have ended
+
+    async def _gates_present(self) -> bool:
+        """Whether any open queue or flow-control key exists, re-read at most once a second,
+        so a loop without gates does not pay an admit query per claim."""
+        if time.monotonic() - self._gates_checked_at > GATES_TTL_SECONDS:
+            self._gates_exist = await gates.any_open(self._pool)
+            self._gates_checked_at = time.monotonic()
+        return self._gates_exist
 
     async def _idle_seconds(self, now: datetime) -> float:
         poll = self._settings.poll_interval.total_seconds()

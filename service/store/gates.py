@@ -25,6 +25,7 @@ _PIN = Q["gates.pin"]
 _UNPIN = Q["gates.unpin"]
 _RESET_RATE = Q["gates.reset_rate"]
 _IN_FLIGHT = Q["gates.in_flight"]
+_ANY_OPEN = Q["gates.any_open"]
 
 QUEUE = "queue"
 FLOW = "flow"
@@ -145,3 +146,7 @@ async def reset_rate(db: Executor, key: str, *, now: datetime) -> bool:
 
 async def in_flight(db: Executor, *, now: datetime) -> int:
     return int(await db.fetchval(_IN_FLIGHT, now))
+
+
+async def any_open(db: Executor) -> bool:
+    return bool(await db.fetchval(_ANY_OPEN))

@@ -134,3 +134,7 @@ RETURNING name;
 -- name: in_flight
 -- Deliveries being attempted right now (leased), across every replica.
 SELECT count(*) FROM deliveries WHERE leased AND available_at > $1;
+
+-- name: any_open
+-- Whether any queue or flow-control key could admit something (lets idle loops skip admit).
+SELECT EXISTS (SELECT 1 FROM gates WHERE NOT paused);
