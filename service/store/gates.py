@@ -10,12 +10,13 @@ from datetime import datetime
 import asyncpg
 
 from wirepost.domain import FlowLimits, Gate, Message
-from wirepost.store.db import Executor
+from wirepost.store.db import Executor, Pool, transaction
 from wirepost.store.queries import Q
 
 _ENSURE_MANY = Q["gates.ensure_many"]
 _UPDATE_FLOW_CONFIGS = Q["gates.update_flow_configs"]
-_ADMIT = Q["gates.admit"]
+_LOCK_OPEN = Q["gates.lock_open"]
+_ADMIT_LOCKED = Q["gates.admit_locked"]
 _UPSERT_QUEUE = Q["gates.upsert_queue"]
 _LIST = Q["gates.list"]
 _SET_PAUSED = Q["gates.set_paused"]
@@ -92,9 +93,20 @@ async def update_flow_limits(
     )
 
 
-async def admit(db: Executor, *, now: datetime, max_gates: int = 100) -> int:
-    """Release parked deliveries that their gates have room for; returns how many."""
-    return int(await db.fetchval(_ADMIT, now, max_gates))
+async def admit(pool: Pool, *, now: datetime, max_gates: int = 100) -> int:
+    """Release parked deliveries that their gates have room for; returns how many.
+
+    Two statements in one transaction: lock the gates (SKIP LOCKED), then count and admit with
+    a snapshot taken after the locks, so replicas admitting at once never exceed a limit.
+    """
+    async with transaction(pool) as conn:
+        locked = await conn.fetch(_LOCK_OPEN, now, max_gates)
+        if not locked:
+            return 0
+        admitted = await conn.fetchval(
+            _ADMIT_LOCKED, now, [r["kind"] for r in locked], [r["name"] for r in locked]
+        )
+    return int(admitted)
 
 
 async def upsert_queue(

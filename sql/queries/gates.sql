@@ -21,22 +21,29 @@ WHERE g.kind = 'flow' AND g.name = x.name
        OR (NOT g.pinned_rate AND (g.rate IS DISTINCT FROM x.rate
                                   OR g.period_seconds IS DISTINCT FROM x.period)));
 
--- name: admit
--- Admit parked deliveries through open gates (at most $2 gates per call), oldest first, as far
--- as each gate's parallelism (admitted and not finished) and rate (admissions per period) allow.
--- $1 = now. Gate rows are locked FOR UPDATE SKIP LOCKED, so replicas never admit through one
--- gate at the same time and never exceed its limits together. Returns how many were admitted.
+-- name: lock_open
+-- Lock up to $2 open gates that have parked deliveries due by $1 (SKIP LOCKED: a gate another
+-- replica is admitting through is left to it). First statement of the admit transaction.
+SELECT g.kind, g.name
+FROM gates g
+WHERE NOT g.paused
+  AND EXISTS (SELECT 1 FROM deliveries d
+              WHERE d.gate_kind = g.kind AND d.gate_name = g.name
+                AND d.available_at = 'infinity' AND d.due_at <= $1)
+LIMIT $2
+FOR UPDATE OF g SKIP LOCKED;
+
+-- name: admit_locked
+-- Admit parked deliveries through the gates this transaction locked ($2 kinds, $3 names), oldest
+-- first, as far as each gate's parallelism (admitted and not finished) and rate (admissions per
+-- period) allow; $1 = now. A statement of its own after lock_open, so under READ COMMITTED it
+-- sees every admission committed before the locks were granted. Returns how many were admitted.
 WITH open_gates AS (
     SELECT g.kind, g.name, g.parallelism, g.rate, g.period_seconds, g.rate_count,
            (g.rate IS NOT NULL AND (g.rate_period_start IS NULL OR
                g.rate_period_start + make_interval(secs => g.period_seconds) <= $1)) AS new_period
     FROM gates g
-    WHERE NOT g.paused
-      AND EXISTS (SELECT 1 FROM deliveries d
-                  WHERE d.gate_kind = g.kind AND d.gate_name = g.name
-                    AND d.available_at = 'infinity' AND d.due_at <= $1)
-    LIMIT $2
-    FOR UPDATE OF g SKIP LOCKED
+    JOIN unnest($2::text[], $3::text[]) AS l(kind, name) ON g.kind = l.kind AND g.name = l.name
 ), capacity AS (
     SELECT o.kind, o.name, o.rate, o.new_period,
            least(
