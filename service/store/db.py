@@ -27,6 +27,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
+    # asyncpg's protocol state machine reports a connection broken mid-operation (seen while
+    # Postgres shut down: "cannot switch to state 15; another operation is in progress").
+    asyncpg.InternalClientError,
 )
 
 
