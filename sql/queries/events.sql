@@ -24,7 +24,9 @@ ORDER BY e.id DESC
 LIMIT $2;
 
 -- name: list_earliest_first
--- As list_latest_first, oldest first: cursor $1 means "after this event id".
+-- As list_latest_first, oldest first: cursor $1 means "after this event id". Kept as a second
+-- block on purpose: each walks the primary key in its own direction and stops at the LIMIT,
+-- where one block with ORDER BY CASE would sort every matching event first.
 SELECT e.id AS event_id, e.at AS event_at, e.state AS event_state, e.error AS event_error,
        e.next_delivery_at, e.response_status, e.response_headers, e.response_body, m.*
 FROM events e JOIN messages m ON m.id = e.message_id
