@@ -68,6 +68,14 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     skipped; an open transaction is still rolled back by asyncpg itself."""
 
 
+# Postgres caches a generic plan per prepared statement after a few executions and keeps it
+# while the table grows. A plan made while the outbox held a handful of rows (seq scans and hash
+# joins) then scans every waiting row on each claim once a backlog builds: measured 186 us of
+# Postgres CPU per message instead of 38 with 20,000 waiting. Every Wirepost query is meant to
+# run on an index, so the pool's sessions rule seq scans out wherever an index can serve.
+SESSION_SETTINGS = {"enable_seqscan": "off"}
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -76,6 +84,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         max_size=max_size,
         init=_init_connection,
         command_timeout=60,
+        server_settings=SESSION_SETTINGS,
     )
     assert pool is not None
     return pool
