@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -30,6 +31,8 @@ from wirepost.logs import configure_logging
 from wirepost.signing import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, generate_signing_key
 
 logger = logging.getLogger("wirepost")
+
+GC_YOUNG_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)
 
 _ROLE_FLAGS = {
     "run_api": "--no-api",
@@ -258,6 +261,7 @@ async def _serve(
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=settings.workers > 1)
     await site.start()
+    _settle_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -269,6 +273,17 @@ async def _serve(
     logger.info("server_stopping")
     await runner.cleanup()
     return 0
+
+
+def _settle_garbage_collector() -> None:
+    """Move everything built at start-up out of the collector's sight and collect young objects
+    less often. Every delivery allocates a few dozen short-lived objects that reference counting
+    frees; with the default threshold the cyclic collector ran often enough to take about 5 % of
+    the delivery loop's CPU, mostly re-scanning long-lived start-up objects."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def _run_dev(settings: Settings) -> int:

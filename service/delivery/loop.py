@@ -63,6 +63,7 @@ class DeliveryLoop:
             1, min(settings.delivery_batch_size, settings.delivery_concurrency) // 2
         )
         self._signer_loaded = 0.0
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # -- one pass (tests) -------------------------------------------------------------------
 
@@ -106,6 +107,9 @@ class DeliveryLoop:
     # -- the long-running loop ----------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Looked up once: asyncio.create_task() asks for the running loop on every call, a
+        # getpid() system call on Python 3.11, and _start runs once per delivery.
+        self._event_loop = asyncio.get_running_loop()
         helpers = [
             asyncio.create_task(self._record_forever(stop), name="delivery-recorder"),
             asyncio.create_task(self._renew_forever(stop), name="delivery-lease-renewer"),
@@ -179,7 +183,8 @@ class DeliveryLoop:
 
     def _start(self, claimed: Claimed, signer: Signer) -> None:
         self._inflight[claimed.message.id] = claimed
-        task = asyncio.create_task(self._attempt(claimed, signer))
+        loop = self._event_loop or asyncio.get_running_loop()
+        task = loop.create_task(self._attempt(claimed, signer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
