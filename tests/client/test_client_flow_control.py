@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from wirepost.config import Settings
 from wirepost_client import FlowControl, WirepostError
 
 
@@ -60,5 +61,5 @@ async def test_flow_control_unknown_key_is_a_404(wp):
 async def test_flow_control_global_parallelism_reports_the_servers_limit(wp):
     overall = await wp.flow_control.global_parallelism()
 
-    assert overall.parallelism_max == 100  # the default WIREPOST_DELIVERY_CONCURRENCY
+    assert overall.parallelism_max == Settings().delivery_concurrency  # the server's default
     assert overall.parallelism_count == 0
