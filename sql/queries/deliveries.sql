@@ -1,6 +1,9 @@
 -- name: claim_due
 -- Lease up to $2 due deliveries until $3 and log ACTIVE for each; $1 = now.
 -- Expired leases are due again by construction (the lease end is their available_at).
+-- Rows are found again by `= ANY (ARRAY(...))` rather than by a join: that is an index
+-- condition in any plan, so a plan Postgres cached while the outbox was empty still reads only
+-- the claimed rows from a large backlog (a join can become a scan filtered by the join).
 WITH due AS (
     SELECT message_id FROM deliveries
     WHERE available_at <= $1
@@ -9,19 +12,21 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE deliveries d SET available_at = $3, leased = true, claims = d.claims + 1
-    FROM due WHERE d.message_id = due.message_id
+    WHERE d.message_id = ANY (ARRAY(SELECT message_id FROM due))
     RETURNING d.message_id, d.claims, d.retried
 ), active AS (
     INSERT INTO events (at, message_id, state) SELECT $1, message_id, 'ACTIVE' FROM claimed
 )
 SELECT m.*, c.claims AS delivery_claims, c.retried AS delivery_retried
-FROM claimed c JOIN messages m ON m.id = c.message_id;
+FROM messages m JOIN claimed c ON c.message_id = m.id
+WHERE m.id = ANY (ARRAY(SELECT message_id FROM claimed));
 
 -- name: extend_leases
 -- Renew the leases this worker still holds. $1 = ids, $2 = claims (fence), $3 = new lease end.
 UPDATE deliveries d SET available_at = $3
 FROM unnest($1::text[], $2::int[]) AS x(message_id, claims)
-WHERE d.message_id = x.message_id AND d.claims = x.claims AND d.leased;
+WHERE d.message_id = ANY ($1::text[])  -- an index condition in any plan (see claim_due)
+  AND d.message_id = x.message_id AND d.claims = x.claims AND d.leased;
 
 -- name: complete_many
 -- Record attempt outcomes in one statement. Rows whose lease was lost (claims changed or the
@@ -34,7 +39,8 @@ WITH o AS (
         AS o(message_id, claims, outcome, next_at, status, error, headers, body)
 ), finished AS (
     DELETE FROM deliveries d USING o
-    WHERE d.message_id = o.message_id AND d.claims = o.claims AND o.outcome <> 'retry'
+    WHERE d.message_id = ANY ($2::text[])  -- an index condition in any plan (see claim_due)
+      AND d.message_id = o.message_id AND d.claims = o.claims AND o.outcome <> 'retry'
     RETURNING d.message_id
 ), retrying AS (
     -- Behind a flow-control key the message waits parked between attempts (it is not in
@@ -44,7 +50,8 @@ WITH o AS (
                             ELSE o.next_at END,
         due_at = o.next_at, leased = false, retried = d.retried + 1
     FROM o
-    WHERE d.message_id = o.message_id AND d.claims = o.claims AND o.outcome = 'retry'
+    WHERE d.message_id = ANY ($2::text[])
+      AND d.message_id = o.message_id AND d.claims = o.claims AND o.outcome = 'retry'
     RETURNING d.message_id
 ), applied AS (
     SELECT o.* FROM o

@@ -4,7 +4,8 @@ backlog, even when Postgres planned it while the outbox was empty.
 Postgres keeps a prepared statement's generic plan once it has one, made from the statistics of
 the moment. Planned against an empty outbox it walks every waiting row (a seq scan, or an index
 scan filtered by a join condition) on each claim once a backlog builds. The store's sessions
-(``db.SESSION_SETTINGS``) plan every execution against the current table sizes and on indexes.
+(``db.SESSION_SETTINGS``) rule seq scans out, and the hot statements find rows by index
+conditions, so their plans stay on indexes whenever they were made.
 """
 
 from __future__ import annotations
