@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 KEYS_TTL_SECONDS = 1.0
 RECORD_LINGER_SECONDS = 0.005
+# After a wake-up, wait this long before claiming so that publishes committed meanwhile share one
+# claim: at 1,000 single publishes/s each commit woke the loop for a claim of one or two rows.
+CLAIM_LINGER_SECONDS = 0.003
 GATES_TTL_SECONDS = 1.0
 
 
@@ -165,6 +168,8 @@ class DeliveryLoop:
         await wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
         if not self._wake.is_set():
             self._gates_may_open = True  # polled: a parked delivery's wait may have ended
+        elif not stop.is_set():
+            await asyncio.sleep(CLAIM_LINGER_SECONDS)
 
     async def _gates_present(self) -> bool:
         """Whether any open queue or flow-control key exists, re-read at most once a second,
