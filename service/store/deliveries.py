@@ -43,18 +43,22 @@ async def complete_many(
     ones: message id → DLQ entry id (None unless the message was dead-lettered)."""
     if not results:
         return {}
-    ids, claims, kinds, next_at, statuses, errors, headers, bodies = ([] for _ in range(8))
-    for claimed, outcome in results:
-        ids.append(claimed.message.id)
-        claims.append(claimed.claims)
-        kinds.append(_kind(outcome))
-        next_at.append(outcome.at if isinstance(outcome, RetryLater) else None)
-        statuses.append(outcome.response.status)
-        errors.append(None if isinstance(outcome, Delivered) else outcome.error)
-        headers.append(outcome.response.headers)
-        bodies.append(outcome.response.body)
     rows = await db.fetch(
-        _COMPLETE_MANY, now, ids, claims, kinds, next_at, statuses, errors, headers, bodies
+        _COMPLETE_MANY,
+        now,
+        [claimed.message.id for claimed, _ in results],
+        [
+            [
+                claimed.claims,
+                _kind(outcome),
+                outcome.at if isinstance(outcome, RetryLater) else None,
+                outcome.response.status,
+                None if isinstance(outcome, Delivered) else outcome.error,
+                outcome.response.headers,
+            ]
+            for claimed, outcome in results
+        ],
+        [outcome.response.body for _, outcome in results],
     )
     return {r["message_id"]: r["dlq_id"] for r in rows}
 

@@ -31,12 +31,16 @@ WHERE d.message_id = ANY ($1::text[])  -- an index condition in any plan (see cl
 -- name: complete_many
 -- Record attempt outcomes in one statement. Rows whose lease was lost (claims changed or the
 -- delivery was cancelled) are skipped. outcome: delivered | retry | failed.
--- $1 = now; $2 ids, $3 claims, $4 outcome, $5 next attempt at, $6 status, $7 error,
--- $8 response headers, $9 response body. Returns the applied message ids (and DLQ ids).
+-- $1 = now; $2 ids; $3 one JSON array per id: [claims, outcome, next attempt at, status, error,
+-- response headers]; $4 response bodies. Returns the applied message ids (and DLQ ids).
+-- (One JSON document instead of six arrays: asyncpg type-checks every array element in Python,
+-- which cost twice as much client CPU per outcome.)
 WITH o AS (
-    SELECT * FROM unnest($2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::int[],
-                         $7::text[], $8::jsonb[], $9::bytea[])
-        AS o(message_id, claims, outcome, next_at, status, error, headers, body)
+    SELECT x.message_id, (r->>0)::int AS claims, r->>1 AS outcome,
+           (r->>2)::timestamptz AS next_at, (r->>3)::int AS status, r->>4 AS error,
+           nullif(r->5, 'null'::jsonb) AS headers, x.body
+    FROM unnest($2::text[], $4::bytea[]) WITH ORDINALITY AS x(message_id, body, i)
+    JOIN jsonb_array_elements($3::jsonb) WITH ORDINALITY AS j(r, i) USING (i)
 ), finished AS (
     DELETE FROM deliveries d USING o
     WHERE d.message_id = ANY ($2::text[])  -- an index condition in any plan (see claim_due)

@@ -11,7 +11,6 @@ conditions, so their plans stay on indexes whenever they were made.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +40,8 @@ def _literal(value: Any) -> str:
         return "'{" + ",".join(_array_element(v) for v in value) + "}'"
     if isinstance(value, datetime):
         return f"'{value.isoformat()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
     return str(int(value))
 
 
@@ -79,10 +80,9 @@ async def _prepare_on_empty_outbox(conn: asyncpg.Connection, now: datetime) -> N
         ("claim", Q["deliveries.claim_due"]),
         ("complete", Q["deliveries.complete_many"]),
     ):
-        count = max(int(n) for n in re.findall(r"\$(\d+)", sql))
         await conn.execute(f"PREPARE {name} AS {sql}")
         for _ in range(8):
-            args = [now, BATCH, now + LEASE] if name == "claim" else [now] + [[]] * (count - 1)
+            args = [now, BATCH, now + LEASE] if name == "claim" else [now, [], "[]", []]
             await _execute(conn, name, args)
 
 
@@ -95,21 +95,11 @@ async def _pages_per_claim_and_completion(
         await _fill(pool, now)
         claim = await _pages_touched(conn, "claim", [now, BATCH, now + LEASE])
         claimed = await deliveries.claim_due(pool, limit=BATCH, lease=LEASE, now=now)
-        n = len(claimed)
+        outcomes = [[c.claims, "delivered", None, 200, None, None] for c in claimed]
         complete = await _pages_touched(
             conn,
             "complete",
-            [
-                now,
-                [c.message.id for c in claimed],
-                [c.claims for c in claimed],
-                ["delivered"] * n,
-                [None] * n,
-                [200] * n,
-                [None] * n,
-                [None] * n,
-                [b"ok"] * n,
-            ],
+            [now, [c.message.id for c in claimed], json.dumps(outcomes), [b"ok"] * len(claimed)],
         )
         return claim, complete
     finally:
