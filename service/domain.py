@@ -7,12 +7,13 @@ Frozen dataclasses only; no I/O. Store functions return these, never database re
 from __future__ import annotations
 
 import functools
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from wirepost.entropy import random_bytes
 
 Headers = dict[str, list[str]]
 """Header map as QStash shows it: canonical name → list of values."""
@@ -26,32 +27,6 @@ def canonical_header(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
-class _RandomBytes:
-    """The OS's CSPRNG, read 64 KiB at a time: one ``getrandom`` call per id cost a tenth of the
-    CPU of a large ``/v2/batch``. A forked child starts from an empty buffer, so processes never
-    share random bytes."""
-
-    _CHUNK = 65_536
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._offset = 0
-        os.register_at_fork(after_in_child=self.reset)
-
-    def reset(self) -> None:
-        self._buffer, self._offset = b"", 0
-
-    def take(self, n: int) -> bytes:
-        if self._offset + n > len(self._buffer):
-            self._buffer, self._offset = os.urandom(max(n, self._CHUNK)), 0
-        start = self._offset
-        self._offset += n
-        return self._buffer[start : self._offset]
-
-
-_random_bytes = _RandomBytes()
-
-
 def new_id(prefix: str, length: int = 27) -> str:
     """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style id: ``length`` base58 digits (27 ≈ 158 bits)
     of the current Unix milliseconds (48 bits) followed by random bits from the OS's CSPRNG.
@@ -61,9 +36,7 @@ def new_id(prefix: str, length: int = 27) -> str:
     instead of random ones. Still opaque to clients (QStash ids are opaque strings)."""
     random_bits = max(1, int(length * 5.857) - 48)  # log2(58) ≈ 5.858
     number = (time.time_ns() // 1_000_000) << random_bits
-    number |= int.from_bytes(_random_bytes.take(random_bits // 8 + 1), "big") & (
-        (1 << random_bits) - 1
-    )
+    number |= int.from_bytes(random_bytes(random_bits // 8 + 1), "big") & ((1 << random_bits) - 1)
     digits = []
     for _ in range(length):
         number, digit = divmod(number, 58)

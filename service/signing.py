@@ -13,12 +13,12 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import os
 import secrets
 from typing import Final
 
 import orjson
 
+from wirepost.entropy import random_bytes
 from wirepost_verify.protocol import (
     ALGORITHM,
     CLAIM_BODY_HASH,
@@ -94,7 +94,7 @@ class Signer:
                 CLAIM_EXPIRES_AT: issued_at + TOKEN_LIFETIME_SECONDS,
                 CLAIM_NOT_BEFORE: issued_at,
                 CLAIM_ISSUED_AT: issued_at,
-                CLAIM_TOKEN_ID: TOKEN_ID_PREFIX + os.urandom(_TOKEN_ID_RANDOM_BYTES).hex(),
+                CLAIM_TOKEN_ID: TOKEN_ID_PREFIX + random_bytes(_TOKEN_ID_RANDOM_BYTES).hex(),
                 CLAIM_BODY_HASH: body_hash(body),
             }
         )

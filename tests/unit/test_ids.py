@@ -1,11 +1,11 @@
-"""Message ids: fixed width, time-sortable, unique; random bits never shared across a fork."""
+"""Message ids: fixed width, time-sortable, unique; random bytes never shared across a fork."""
 
 from __future__ import annotations
 
 import os
 import time
 
-from wirepost import domain
+from wirepost import entropy
 from wirepost.domain import new_id
 
 
@@ -24,15 +24,15 @@ def test_ids_made_milliseconds_apart_sort_by_creation_time():
 
 
 def test_a_forked_child_does_not_reuse_the_parents_random_bytes():
-    domain._random_bytes.take(8)  # the parent holds a filled buffer when it forks
+    entropy._pool.take(8)  # the parent holds a filled buffer when it forks
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
-        os.write(write_end, domain._random_bytes.take(32))
+        os.write(write_end, entropy._pool.take(32))
         os._exit(0)
     os.close(write_end)
     child = os.read(read_end, 32)
     os.close(read_end)
     os.waitpid(pid, 0)
     assert len(child) == 32
-    assert child != domain._random_bytes.take(32)
+    assert child != entropy._pool.take(32)
