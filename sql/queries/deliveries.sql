@@ -62,9 +62,14 @@ WITH o AS (
     JOIN (SELECT message_id FROM finished UNION ALL SELECT message_id FROM retrying) a
       USING (message_id)
 ), dead AS (
+    -- Messages that fail in one batch enter the DLQ in the order they were published (attempts
+    -- finish in any order), so DLQ ids and "earliest first" follow publish order.
     INSERT INTO dead_letters (message_id, created_at, response_status, response_headers,
                               response_body, error)
-    SELECT message_id, $1, status, headers, body, error FROM applied WHERE outcome = 'failed'
+    SELECT a.message_id, $1, a.status, a.headers, a.body, a.error
+    FROM applied a JOIN messages m ON m.id = a.message_id
+    WHERE m.id = ANY ($2::text[]) AND a.outcome = 'failed'
+    ORDER BY m.created_at, m.id
     RETURNING id, message_id
 ), logged AS (
     INSERT INTO events (at, message_id, state, error, next_delivery_at, response_status,

@@ -144,6 +144,25 @@ async def test_complete_many_mixed_batch_applies_each_outcome(pool, clock: Fixed
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
 
 
+async def test_messages_failing_in_one_batch_enter_the_dlq_in_publish_order(
+    pool, clock: FixedClock
+):
+    now = clock.now()
+    # Published a microsecond apart; their ids may sort either way within one millisecond.
+    batch = [make_message(now + timedelta(microseconds=i)) for i in range(5)]
+    for message in batch:
+        await messages.insert_many(pool, [message], now=now)
+    claimed = await deliveries.claim_due(
+        pool, limit=10, lease=LEASE, now=now + timedelta(seconds=1)
+    )
+    finished_last_first = sorted(claimed, key=lambda c: c.message.created_at, reverse=True)
+    await deliveries.complete_many(
+        pool, [(c, GiveUp("HTTP 500", Response(500))) for c in finished_last_first], now=now
+    )
+    rows = await pool.fetch("SELECT message_id FROM dead_letters ORDER BY id")
+    assert [r["message_id"] for r in rows] == [m.id for m in batch]
+
+
 async def test_cancel_many_drops_pending_deliveries_only(pool, clock: FixedClock):
     now = clock.now()
     pending, done = make_message(now), make_message(now)
