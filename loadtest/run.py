@@ -118,6 +118,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.modes.split(",")) - set(MODES)
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(sorted(unknown))}: choose from {MODES}")
+    from loadtest.peer_process import PEERS
+
+    peers = {key.strip() for key in args.peers.split(",")} - {"", "none"}
+    if peers - set(PEERS):
+        parser.error(
+            f"unknown peer(s) {', '.join(sorted(peers - set(PEERS)))}:"
+            f" choose from {', '.join(PEERS)}, or 'none'"
+        )
     args.command = " ".join(["python -m loadtest.run", *(argv or sys.argv[1:])])
     return args
 

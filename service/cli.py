@@ -28,6 +28,7 @@ from wirepost.config import (
     load_settings,
 )
 from wirepost.logs import configure_logging
+from wirepost.open_files import ensure_open_files
 from wirepost.signing import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, generate_signing_key
 
 logger = logging.getLogger("wirepost")
@@ -199,6 +200,8 @@ def _run_server(
 ) -> int:
     configure_logging(settings.log_level, settings.log_format)
     _install_uvloop()
+    if settings.run_delivery:
+        ensure_open_files(settings.delivery_concurrency)
     try:
         return asyncio.run(
             _serve(settings, migrate=migrate, wait_for_db=wait_for_db, banner=banner)
