@@ -1,13 +1,17 @@
-"""Outbound client benchmark: aiohttp's ClientSession against Wirepost's lean DeliveryClient.
+"""Outbound client benchmark: the HTTP clients that could carry deliveries, side by side.
 
-Both clients POST the same small signed-looking request (the headers dispatch builds, a real
+Every client POSTs the same small signed-looking request (the headers dispatch builds, a real
 Upstash-Signature JWT) to a local receiver in a separate process, with the same number of
-requests in flight, and read each response body up to the same cap. Runs alternate between the
-clients so drift in machine load hits both alike.
+requests in flight, and reads each response body. Runs alternate between the clients so drift in
+machine load hits all alike. The clients: aiohttp's ClientSession (tuned as Wirepost used it),
+Wirepost's DeliveryClient, and, when installed (`pip install -r loadtest/requirements-clients.txt`),
+aiosonic, pyreqwest (Rust reqwest) and curl_cffi (libcurl); each configured as a delivery needs:
+no redirects, a total timeout, a connection pool as large as the number in flight.
 
     python -m loadtest.client_bench                        # N = 20,000, 100 in flight, 3 runs each
     python -m loadtest.client_bench --receiver aiohttp     # an aiohttp web receiver instead
     python -m loadtest.client_bench --sign-each            # sign + build headers per request too
+    python -m loadtest.client_bench --clients lean,pyreqwest
 
 ``--sign-each`` does per request what ``Dispatcher.send`` does besides the HTTP exchange (build
 the headers, mint a JWT, convert the response headers), so the rate is that of the delivery path
@@ -20,16 +24,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 import httptools
@@ -142,17 +148,39 @@ def _aiohttp_session(limit: int) -> aiohttp.ClientSession:
     )
 
 
-def aiohttp_sender(session: aiohttp.ClientSession, url: str, sign_each: bool) -> Send:
-    message = _message(url)
-    signer = Signer(DEV_CURRENT_SIGNING_KEY)
-    fixed = _headers(message, signer)
+class _Request:
+    """What every client sends: the same message, signed once or per request."""
+
+    def __init__(self, url: str, sign_each: bool) -> None:
+        self.message = _message(url)
+        self.sign_each = sign_each
+        self._signer = Signer(DEV_CURRENT_SIGNING_KEY)
+        self._fixed = _headers(self.message, self._signer)
+
+    def headers(self) -> list[tuple[str, str]]:
+        return _headers(self.message, self._signer) if self.sign_each else self._fixed
+
+    def answered(self, status: int, headers: Iterable[tuple[str, str]]) -> int:
+        if self.sign_each:
+            _response_headers(headers)  # what dispatch keeps of a response
+        return status
+
+
+@asynccontextmanager
+async def aiohttp_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+    session = _aiohttp_session(args.in_flight)
+    request = _Request(url, args.sign_each)
     target = URL(url, encoded=True)
     timeout = aiohttp.ClientTimeout(total=30.0, connect=30.0)
 
     async def send() -> int:
-        headers = _headers(message, signer) if sign_each else fixed
         async with session.request(
-            "POST", target, data=BODY, allow_redirects=False, timeout=timeout, headers=headers
+            "POST",
+            target,
+            data=BODY,
+            allow_redirects=False,
+            timeout=timeout,
+            headers=request.headers(),
         ) as resp:
             size = 0
             while size < BODY_LIMIT:
@@ -160,35 +188,128 @@ def aiohttp_sender(session: aiohttp.ClientSession, url: str, sign_each: bool) ->
                 if not chunk:
                     break
                 size += len(chunk)
-            if sign_each:
-                _response_headers(resp.headers.items())
-            return resp.status
+            return request.answered(resp.status, resp.headers.items())
 
-    return send
+    try:
+        yield send
+    finally:
+        await session.close()
 
 
-def lean_sender(client: DeliveryClient, url: str, sign_each: bool) -> Send:
-    message = _message(url)
-    signer = Signer(DEV_CURRENT_SIGNING_KEY)
-    fixed = _headers(message, signer)
+@asynccontextmanager
+async def lean_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+    client = DeliveryClient(POLICY, limit=args.in_flight)
+    request = _Request(url, args.sign_each)
     target = URL(url, encoded=True)
 
     async def send() -> int:
-        headers = _headers(message, signer) if sign_each else fixed
         response = await client.request(
             "POST",
             target,
-            headers,
+            request.headers(),
             BODY,
             timeout=30.0,
             connect_timeout=30.0,
             body_limit=BODY_LIMIT,
         )
-        if sign_each:
-            _response_headers(response.headers)
-        return response.status
+        return request.answered(response.status, response.headers)
 
-    return send
+    try:
+        yield send
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def aiosonic_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+    import aiosonic  # type: ignore[import-not-found, unused-ignore]
+    from aiosonic.pools import PoolConfig  # type: ignore[import-not-found, unused-ignore]
+
+    pool = PoolConfig(size=args.in_flight, max_conn_requests=None)
+    connector = aiosonic.TCPConnector(pool_configs={":default": pool})
+    client = aiosonic.HTTPClient(connector=connector, follow=False)
+    timeouts = aiosonic.Timeouts(sock_connect=30.0, request_timeout=30.0)
+    request = _Request(url, args.sign_each)
+
+    async def send() -> int:
+        resp = await client.post(url, data=BODY, headers=request.headers(), timeouts=timeouts)
+        await resp.content()
+        return request.answered(resp.status_code, resp.headers.items())
+
+    try:
+        yield send
+    finally:
+        await connector.cleanup()
+
+
+@asynccontextmanager
+async def pyreqwest_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+    from pyreqwest.client import ClientBuilder  # type: ignore[import-not-found, unused-ignore]
+
+    client = (
+        ClientBuilder()
+        .max_connections(args.in_flight)
+        .follow_redirects(False)
+        .timeout(timedelta(seconds=30))
+        .connect_timeout(timedelta(seconds=30))
+        .build()
+    )
+    request = _Request(url, args.sign_each)
+
+    async def send() -> int:
+        builder = client.request("POST", url).headers(request.headers()).body_bytes(BODY)
+        resp = await builder.build().send()
+        return request.answered(resp.status, resp.headers.items())
+
+    try:
+        yield send
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def curl_cffi_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+    from curl_cffi.requests import AsyncSession  # type: ignore[import-not-found, unused-ignore]
+
+    session: Any = AsyncSession(max_clients=args.in_flight)
+    request = _Request(url, args.sign_each)
+
+    async def send() -> int:
+        resp = await session.request(
+            "POST",
+            url,
+            data=BODY,
+            headers=request.headers(),
+            allow_redirects=False,
+            timeout=30.0,
+            accept_encoding=None,
+            default_headers=False,
+        )
+        return request.answered(resp.status_code, resp.headers.items())
+
+    try:
+        yield send
+    finally:
+        await session.close()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    label: str
+    module: str  # importable when the client is installed
+    open: Callable[[str, argparse.Namespace], AbstractAsyncContextManager[Send]]
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+
+CLIENTS = {
+    "aiohttp": Candidate("aiohttp ClientSession", "aiohttp", aiohttp_client),
+    "lean": Candidate("DeliveryClient", "wirepost", lean_client),
+    "aiosonic": Candidate("aiosonic HTTPClient", "aiosonic", aiosonic_client),
+    "pyreqwest": Candidate("pyreqwest Client (reqwest)", "pyreqwest", pyreqwest_client),
+    "curl_cffi": Candidate("curl_cffi AsyncSession (libcurl)", "curl_cffi", curl_cffi_client),
+}
 
 
 async def _drive(send: Send, total: int, in_flight: int) -> int:
@@ -225,14 +346,7 @@ async def measure(
     client: str, url: str, args: argparse.Namespace, receiver_cpu: Callable[[], float]
 ) -> Run:
     """One run: a fresh client, a warm-up of 10 requests per connection, then N timed ones."""
-    session = _aiohttp_session(args.in_flight) if client == "aiohttp" else None
-    lean = DeliveryClient(POLICY, limit=args.in_flight) if client == "lean" else None
-    try:
-        if session is not None:
-            send = aiohttp_sender(session, url, args.sign_each)
-        else:
-            assert lean is not None
-            send = lean_sender(lean, url, args.sign_each)
+    async with CLIENTS[client].open(url, args) as send:
         await _drive(send, args.in_flight * 10, args.in_flight)
         cpu_before, receiver_before = time.process_time(), receiver_cpu()
         started = time.perf_counter()
@@ -240,11 +354,6 @@ async def measure(
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
         receiver = receiver_cpu() - receiver_before
-    finally:
-        if session is not None:
-            await session.close()
-        if lean is not None:
-            await lean.close()
     return Run(args.n / elapsed, cpu / elapsed, receiver / elapsed, cpu / args.n * 1e6, failures)
 
 
@@ -255,10 +364,6 @@ def _table(results: dict[str, list[Run]], args: argparse.Namespace) -> str:
         f"| client | {head} | median POST/s | client CPU | client µs CPU/req | receiver CPU |",
         "|---" * (runs + 5) + "|",
     ]
-    names = {
-        "aiohttp": f"aiohttp ClientSession (TCPConnector limit={args.in_flight})",
-        "lean": f"DeliveryClient (limit={args.in_flight})",
-    }
     for client, rows in results.items():
         rates = " | ".join(f"{r.rate:,.0f}" for r in rows)
         median = statistics.median(r.rate for r in rows)
@@ -266,7 +371,8 @@ def _table(results: dict[str, list[Run]], args: argparse.Namespace) -> str:
         per = statistics.median(r.us_per_request for r in rows)
         rcpu = statistics.median(r.receiver_cpu for r in rows)
         lines.append(
-            f"| {names[client]} | {rates} | {median:,.0f} | {cpu:.0%} | {per:.1f} | {rcpu:.0%} |"
+            f"| {CLIENTS[client].label} | {rates} | {median:,.0f} | {cpu:.0%} | {per:.1f}"
+            f" | {rcpu:.0%} |"
         )
     return "\n".join(lines)
 
@@ -283,7 +389,7 @@ def main(args: argparse.Namespace) -> None:
         port = int(receiver.stdout.readline())
         url = f"http://127.0.0.1:{port}/hook"
         print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
-        results: dict[str, list[Run]] = {"aiohttp": [], "lean": []}
+        results: dict[str, list[Run]] = {name: [] for name in args.clients}
         for run in range(args.runs):
             for client, rows in results.items():
                 row = uvloop.run(measure(client, url, args, lambda: _cpu_seconds(receiver.pid)))
@@ -315,8 +421,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per client")
     parser.add_argument("--receiver", choices=("raw", "aiohttp"), default="raw")
     parser.add_argument("--sign-each", action="store_true", help="sign and build headers per req")
+    parser.add_argument(
+        "--clients",
+        default=",".join(CLIENTS),
+        help=f"comma-separated, of: {', '.join(CLIENTS)} (default: those installed)",
+    )
     parser.add_argument("--serve", choices=("raw", "aiohttp"), help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.clients.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CLIENTS]
+    if unknown:
+        parser.error(f"unknown client(s) {', '.join(unknown)}: choose from {', '.join(CLIENTS)}")
+    missing = [name for name in names if not CLIENTS[name].installed()]
+    if missing and args.clients != parser.get_default("clients"):
+        parser.error(
+            f"not installed: {', '.join(missing)}"
+            " (pip install -r loadtest/requirements-clients.txt)"
+        )
+    args.clients = [name for name in names if name not in missing]
+    return args
 
 
 if __name__ == "__main__":

@@ -183,6 +183,10 @@ async def _statement_counters(connection: asyncpg.Connection, name: str) -> dict
             "calls": claim["calls"],
             "mean_ms": round(claim["total_exec_time"] / claim["calls"], 3),
             "rows_per_call": round(claim["rows"] / claim["calls"], 1),
+            # Comparable across batch sizes: a queue claiming more rows per call takes longer.
+            "us_per_row": round(1000 * claim["total_exec_time"] / claim["rows"], 2)
+            if claim["rows"]
+            else None,
             "query": " ".join(claim["query"].split())[:200],
         }
     by_time = sorted(statements, key=lambda s: s["total_exec_time"], reverse=True)[:5]

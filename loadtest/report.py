@@ -51,7 +51,12 @@ COSTS = [
 METRICS_BY_MODE = {
     "drain": [*RATES, *COSTS],
     "fanout": [*RATES, *E2E, *COSTS],
-    "backlog": [*RATES, Metric("sql.claim_query.mean_ms", "claim query ms", False), *COSTS],
+    "backlog": [
+        *RATES,
+        Metric("sql.claim_query.mean_ms", "claim query ms", False),
+        Metric("sql.claim_query.us_per_row", "claim µs/row", False),
+        *COSTS,
+    ],
     "steady": [
         Metric("ingest.rate", "published msg/s", True),
         *PUBLISH,
