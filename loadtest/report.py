@@ -24,6 +24,7 @@ class Metric:
 
 RATES = [
     Metric("delivery_rate", "delivered msg/s", True),
+    Metric("middle_rate", "middle 80 % msg/s", True),
     Metric("ingest.rate", "ingest msg/s", True),
 ]
 E2E = [

@@ -92,6 +92,16 @@ class SinkStats:
         count = sum(1 for received_ns in self.received_ns if received_ns >= start)
         return round(count / span_s, 1)
 
+    def middle_rate(self, since_ns: int = 0, share: float = 0.8) -> float | None:
+        """Deliveries per second over the middle ``share`` of the deliveries received since
+        ``since_ns``: the sustained rate, without a queue's start-up and its last stragglers."""
+        times = [received_ns for received_ns in self.received_ns if received_ns >= since_ns]
+        skip = int(len(times) * (1 - share) / 2)
+        first, last = skip, len(times) - 1 - skip
+        if last - first < 2 or times[last] <= times[first]:
+            return None
+        return round((last - first) / ((times[last] - times[first]) / 1e9), 1)
+
     def as_json(
         self, *, latency: bool, timeline: bool, since_ns: int = 0, bucket_ms: int = 1000
     ) -> dict[str, Any]:
@@ -109,6 +119,7 @@ class SinkStats:
         }
         if since_ns:
             stats["rate_since"] = self.rate_since(since_ns)
+        stats["middle_rate"] = self.middle_rate(since_ns)
         if latency:
             stats["latency_ms"] = summarize(self.latency_ms)
         if timeline:

@@ -152,6 +152,7 @@ def delivery_figures(stats: dict[str, Any], phase: Phase) -> dict[str, Any]:
     return {
         "messages": stats["unique"],
         "delivery_rate": rate,
+        "middle_rate": stats.get("middle_rate"),
         "latency_ms": stats.get("latency_ms"),
         "deliveries": {
             key: stats[key]
