@@ -76,7 +76,11 @@ class Settings:
     workers: int = _setting(
         1, "Server processes sharing the port (each runs API and loops).", kind="int"
     )
-    delivery_concurrency: int = _setting(800, "HTTP deliveries in flight per process.", kind="int")
+    delivery_concurrency: int = _setting(
+        800,
+        "HTTP deliveries in flight per process (it raises its open-file limit to match).",
+        kind="int",
+    )
     delivery_batch_size: int = _setting(400, "Deliveries claimed per query.", kind="int")
     poll_interval: timedelta = _setting(
         timedelta(seconds=1), "Longest sleep of an idle loop between polls.", kind="duration"
