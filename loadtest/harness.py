@@ -199,7 +199,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         connector = aiohttp.TCPConnector(limit=1024, limit_per_host=1024)
         async with aiohttp.ClientSession(connector=connector) as session:
-            ctx = RunContext(server, session, log_dir, args.phase_seconds)
+            ctx = RunContext(server, session, log_dir, args.phase_seconds, args.peer_workers)
             target = await describe_target(args.target, args.token) if args.target else None
             launcher = WirepostLauncher(
                 log_dir=log_dir, target=target, target_pid=args.target_pid, extra_env=_env(args)

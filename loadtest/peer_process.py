@@ -29,6 +29,11 @@ class PeerSpec:
     script: str
     package: str  # what must be installed for it to run
 
+    @property
+    def forks_workers(self) -> bool:
+        """Whether the program takes --workers K (the Node peers: peer_kit.mjs forkWorkers)."""
+        return self.script.endswith(".mjs")
+
     def command(self) -> list[str]:
         if self.script.endswith(".py"):
             return [sys.executable, str(PEERS_DIR / self.script)]

@@ -30,6 +30,7 @@ class RunContext:
     session: aiohttp.ClientSession
     log_dir: Path
     phase_seconds: float  # upper bound on any one wait inside a phase
+    peer_workers: int = 1  # processes each Node peer works in during drain and backlog
 
 
 @dataclass

@@ -78,6 +78,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra environment for the self-started server (repeatable)",
     )
     parser.add_argument(
+        "--peer-workers",
+        type=int,
+        default=1,
+        metavar="K",
+        help="drain and backlog: pg-boss and graphile-worker work in K processes each"
+        " (compare with --wirepost-env WIREPOST_WORKERS=K)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -113,6 +121,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.modes = ",".join(MODES)
         for name, value in QUICK.items():
             setattr(args, name, value)
+    if args.peer_workers < 1:
+        parser.error("--peer-workers must be 1 or more")
     if args.target and not args.token:
         parser.error("--target needs --token")
     unknown = set(args.modes.split(",")) - set(MODES)

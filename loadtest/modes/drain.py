@@ -88,15 +88,26 @@ async def peer_drain(
     ctx: RunContext, spec: PeerSpec, n: int, *, mode: str = "drain", measure: int = 0
 ) -> dict[str, Any]:
     measure = min(measure or n, n)
+    options: dict[str, Any] = {
+        "mode": "drain",
+        "n": n,
+        "measure": measure,
+        "timeout": ctx.phase_seconds,
+    }
     async with measured_phase(
         ctx, queue=spec.name, mode=mode, database_name=f"{spec.key}_{mode}_{n}", verify_keys=None
     ) as phase:
         assert phase.database_url is not None
+        if ctx.peer_workers > 1:
+            if spec.forks_workers:
+                options["workers"] = ctx.peer_workers
+            else:
+                phase.note(f"{spec.name} works in one process (no --peer-workers support)")
         peer = await PeerProcess.start(
             spec,
             database_url=phase.database_url,
             sink_url=phase.sink.url(f"/in/{spec.key}"),
-            options={"mode": "drain", "n": n, "measure": measure, "timeout": ctx.phase_seconds},
+            options=options,
             log_path=ctx.log_dir / f"{spec.key}_{mode}_{n}.peer.log",
         )
         phase.track("server", peer.process)

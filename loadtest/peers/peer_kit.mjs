@@ -1,6 +1,7 @@
 // What the Node peers share: command-line options, the keep-alive POST to the sink, the job body,
 // JSON-line reports on stdout and the open-loop publisher of steady mode.
 // It must stay tiny: each peer file should read as "that queue's API, used as its docs say".
+import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 
@@ -16,6 +17,7 @@ export function readOptions() {
       rate: { type: 'string', default: '1000' },
       duration: { type: 'string', default: '10' },
       timeout: { type: 'string', default: '300' },
+      workers: { type: 'string', default: '1' },
     },
   });
   if (!values['database-url'] || !values['sink-url']) {
@@ -33,6 +35,7 @@ export function readOptions() {
     rate: Number(values.rate),
     duration: Number(values.duration),
     timeoutSeconds: Number(values.timeout),
+    workers: Math.max(1, Number(values.workers)),
   };
 }
 
@@ -123,4 +126,41 @@ export function waitForRelease(seconds = 30) {
     process.stdin.resume();
   });
   return withTimeout(released, seconds, 'the release').catch(() => {});
+}
+
+// --workers K (drain): the program forks K - 1 copies of itself that only work, so the queue runs
+// as K processes, as Wirepost does with WIREPOST_WORKERS=K. A copy reports its finished jobs to
+// the parent every 50 ms, so the parent's one counter sees every job.
+export const WORKER_CHILD = process.env.PEER_WORKER_CHILD === '1';
+
+export function forkWorkers(count, counter) {
+  const children = [];
+  for (let i = 1; i < count; i++) {
+    const child = fork(process.argv[1], process.argv.slice(2), {
+      env: { ...process.env, PEER_WORKER_CHILD: '1' },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    child.on('message', (done) => counter.add(done));
+    children.push(child);
+  }
+  return () => Promise.all(children.map((child) => new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.send('stop');
+  })));
+}
+
+// The counter of a forked copy: batches its finished jobs to the parent; `stopped` resolves
+// when the parent asks it to stop.
+export function childCounter() {
+  let pending = 0;
+  const flush = () => { if (pending) { process.send(pending); pending = 0; } };
+  const timer = setInterval(flush, 50);
+  const stopped = new Promise((resolve) => {
+    process.on('message', (message) => { if (message === 'stop') resolve(); });
+  });
+  return {
+    add(count) { pending += count; },
+    stopped,
+    close() { clearInterval(timer); flush(); },
+  };
 }
