@@ -30,8 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -105,6 +104,7 @@ async def _serve(kind: str) -> None:
 # ---------------------------------------------------------------- clients (parent process)
 
 Send = Callable[[], Awaitable[int]]
+Opened = tuple[Send, Callable[[], Awaitable[object]]]  # send one request; close the client
 
 
 def _message(url: str) -> Message:
@@ -166,8 +166,7 @@ class _Request:
         return status
 
 
-@asynccontextmanager
-async def aiohttp_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+async def aiohttp_client(url: str, args: argparse.Namespace) -> Opened:
     session = _aiohttp_session(args.in_flight)
     request = _Request(url, args.sign_each)
     target = URL(url, encoded=True)
@@ -190,14 +189,10 @@ async def aiohttp_client(url: str, args: argparse.Namespace) -> AsyncIterator[Se
                 size += len(chunk)
             return request.answered(resp.status, resp.headers.items())
 
-    try:
-        yield send
-    finally:
-        await session.close()
+    return send, session.close
 
 
-@asynccontextmanager
-async def lean_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+async def lean_client(url: str, args: argparse.Namespace) -> Opened:
     client = DeliveryClient(POLICY, limit=args.in_flight)
     request = _Request(url, args.sign_each)
     target = URL(url, encoded=True)
@@ -214,14 +209,10 @@ async def lean_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]
         )
         return request.answered(response.status, response.headers)
 
-    try:
-        yield send
-    finally:
-        await client.close()
+    return send, client.close
 
 
-@asynccontextmanager
-async def aiosonic_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+async def aiosonic_client(url: str, args: argparse.Namespace) -> Opened:
     import aiosonic  # type: ignore[import-not-found, unused-ignore]
     from aiosonic.pools import PoolConfig  # type: ignore[import-not-found, unused-ignore]
 
@@ -236,14 +227,10 @@ async def aiosonic_client(url: str, args: argparse.Namespace) -> AsyncIterator[S
         await resp.content()
         return request.answered(resp.status_code, resp.headers.items())
 
-    try:
-        yield send
-    finally:
-        await connector.cleanup()
+    return send, connector.cleanup
 
 
-@asynccontextmanager
-async def pyreqwest_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+async def pyreqwest_client(url: str, args: argparse.Namespace) -> Opened:
     from pyreqwest.client import ClientBuilder  # type: ignore[import-not-found, unused-ignore]
 
     client = (
@@ -261,14 +248,10 @@ async def pyreqwest_client(url: str, args: argparse.Namespace) -> AsyncIterator[
         resp = await builder.build().send()
         return request.answered(resp.status, resp.headers.items())
 
-    try:
-        yield send
-    finally:
-        await client.close()
+    return send, client.close
 
 
-@asynccontextmanager
-async def curl_cffi_client(url: str, args: argparse.Namespace) -> AsyncIterator[Send]:
+async def curl_cffi_client(url: str, args: argparse.Namespace) -> Opened:
     from curl_cffi.requests import AsyncSession  # type: ignore[import-not-found, unused-ignore]
 
     session: Any = AsyncSession(max_clients=args.in_flight)
@@ -287,17 +270,14 @@ async def curl_cffi_client(url: str, args: argparse.Namespace) -> AsyncIterator[
         )
         return request.answered(resp.status_code, resp.headers.items())
 
-    try:
-        yield send
-    finally:
-        await session.close()
+    return send, session.close
 
 
 @dataclass(frozen=True)
 class Candidate:
     label: str
     module: str  # importable when the client is installed
-    open: Callable[[str, argparse.Namespace], AbstractAsyncContextManager[Send]]
+    open: Callable[[str, argparse.Namespace], Awaitable[Opened]]
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.module) is not None
@@ -346,7 +326,8 @@ async def measure(
     client: str, url: str, args: argparse.Namespace, receiver_cpu: Callable[[], float]
 ) -> Run:
     """One run: a fresh client, a warm-up of 10 requests per connection, then N timed ones."""
-    async with CLIENTS[client].open(url, args) as send:
+    send, close = await CLIENTS[client].open(url, args)
+    try:
         await _drive(send, args.in_flight * 10, args.in_flight)
         cpu_before, receiver_before = time.process_time(), receiver_cpu()
         started = time.perf_counter()
@@ -354,6 +335,8 @@ async def measure(
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
         receiver = receiver_cpu() - receiver_before
+    finally:
+        await close()
     return Run(args.n / elapsed, cpu / elapsed, receiver / elapsed, cpu / args.n * 1e6, failures)
 
 
