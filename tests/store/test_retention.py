@@ -7,13 +7,12 @@ from datetime import timedelta
 import asyncpg
 
 from tests.factories import make_message
+from tests.store.attempts import record_attempts
 from wirepost.clock import FixedClock
 from wirepost.config import Settings
 from wirepost.domain import Delivered, GiveUp, Response
 from wirepost.retention import RetentionLoop
-from wirepost.store import deduplication_keys, deliveries, messages
-
-LEASE = timedelta(seconds=30)
+from wirepost.store import deduplication_keys, messages
 
 
 async def _count(pool: asyncpg.Pool, table: str) -> int:
@@ -27,15 +26,9 @@ async def test_run_once_prunes_only_what_is_past_retention(
     old = clock.now() - timedelta(days=10)
     delivered, dead, pending = (make_message(old) for _ in range(3))
     await messages.insert_many(pool, [delivered, dead, pending], now=old)
-    claimed = {
-        c.message.id: c for c in await deliveries.claim_due(pool, limit=10, lease=LEASE, now=old)
-    }
-    await deliveries.complete_many(
+    await record_attempts(
         pool,
-        [
-            (claimed[delivered.id], Delivered(Response(200))),
-            (claimed[dead.id], GiveUp("HTTP 500", Response(500))),
-        ],
+        [(delivered, Delivered(Response(200))), (dead, GiveUp("HTTP 500", Response(500)))],
         now=old,
     )
     await deduplication_keys.claim(pool, "k", delivered.id, expires_at=old, now=old)
@@ -64,8 +57,7 @@ async def test_run_once_keeps_a_dead_letter_inside_its_retention(
     old = clock.now() - timedelta(days=5)
     dead = make_message(old)
     await messages.insert_many(pool, [dead], now=old)
-    [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=old)
-    await deliveries.complete_many(pool, [(claimed, GiveUp("HTTP 500", Response(500)))], now=old)
+    await record_attempts(pool, [(dead, GiveUp("HTTP 500", Response(500)))], now=old)
 
     await RetentionLoop(settings, pool, clock).run_once()
 

@@ -7,12 +7,12 @@ from typing import Any
 import asyncpg
 
 from tests.factories import make_message
+from tests.store.attempts import record_attempts
 from wirepost.domain import Delivered, GiveUp, Message, Response, Schedule
-from wirepost.store import deliveries, messages, schedules
+from wirepost.store import messages, schedules
 from wirepost.store.queries import Q
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-LEASE = timedelta(seconds=30)
 
 
 def make_schedule(schedule_id: str = "nightly", **overrides: Any) -> Schedule:
@@ -179,15 +179,8 @@ async def test_last_states_follow_the_log_of_the_last_ticks_messages(pool: async
     assert found is not None
     assert set(found.last_states.values()) == {"IN_PROGRESS"}
 
-    claimed = {
-        c.message.id: c for c in await deliveries.claim_due(pool, limit=9, lease=LEASE, now=T0)
-    }
     ok, boom = Response(200, {}, b""), Response(500, {}, b"boom")
-    await deliveries.complete_many(
-        pool,
-        [(claimed[delivered.id], Delivered(ok)), (claimed[failed.id], GiveUp("500", boom))],
-        now=T0,
-    )
+    await record_attempts(pool, [(delivered, Delivered(ok)), (failed, GiveUp("500", boom))], now=T0)
     await messages.cancel_many(pool, [cancelled.id], now=T0)
     found = await schedules.find(pool, "nightly")
     assert found is not None
@@ -205,15 +198,9 @@ async def test_last_states_fall_back_when_the_log_was_pruned(pool: asyncpg.Pool)
     await schedules.upsert(pool, make_schedule(), limit=10)
     pending, dead, done = (make_message(T0) for _ in range(3))
     await messages.insert_many(pool, [pending, dead, done], now=T0)
-    claimed = {
-        c.message.id: c for c in await deliveries.claim_due(pool, limit=9, lease=LEASE, now=T0)
-    }
-    await deliveries.complete_many(
+    await record_attempts(
         pool,
-        [
-            (claimed[dead.id], GiveUp("gone", Response(410, {}, b""))),
-            (claimed[done.id], Delivered(Response(200, {}, b""))),
-        ],
+        [(dead, GiveUp("gone", Response(410, {}, b""))), (done, Delivered(Response(200, {}, b"")))],
         now=T0,
     )
     await schedules.record_fire(
