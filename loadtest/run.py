@@ -130,11 +130,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown mode(s) {', '.join(sorted(unknown))}: choose from {MODES}")
     from loadtest.peer_process import PEERS
 
-    peers = {key.strip() for key in args.peers.split(",")} - {"", "none"}
-    if peers - set(PEERS):
+    unknown = {key.strip() for key in args.peers.split(",")} - {"", "none"} - set(PEERS)
+    if unknown:
         parser.error(
-            f"unknown peer(s) {', '.join(sorted(peers - set(PEERS)))}:"
-            f" choose from {', '.join(PEERS)}, or 'none'"
+            f"unknown peer(s) {', '.join(sorted(unknown))}: choose from {', '.join(PEERS)}, or 'none'"
         )
     args.command = " ".join(["python -m loadtest.run", *(argv or sys.argv[1:])])
     return args
