@@ -133,7 +133,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = {key.strip() for key in args.peers.split(",")} - {"", "none"} - set(PEERS)
     if unknown:
         parser.error(
-            f"unknown peer(s) {', '.join(sorted(unknown))}: choose from {', '.join(PEERS)}, or 'none'"
+            f"unknown peer(s) {', '.join(sorted(unknown))}:"
+            f" choose from {', '.join(PEERS)}, or 'none'"
         )
     args.command = " ".join(["python -m loadtest.run", *(argv or sys.argv[1:])])
     return args
