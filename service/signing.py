@@ -3,7 +3,7 @@
 The contract (header name, issuer, lifetime, claim names, body hash) lives in
 `wirepost_verify.protocol` and is imported from there, so the signer and the receivers' verifier
 cannot drift apart. The token is assembled by hand because it is on the delivery hot path: the
-JOSE header is encoded once, the HMAC key schedule is computed once per `Signer` and copied per
+JOSE header is encoded once, the key's HMAC pads are hashed once per `Signer` and copied per
 token, and the claims are serialised with orjson. The result is a standard JWT that PyJWT, jose
 and golang-jwt accept. Pure: no I/O, the caller passes the time.
 """
@@ -11,8 +11,6 @@ and golang-jwt accept. Pure: no I/O, the caller passes the time.
 from __future__ import annotations
 
 import binascii
-import hashlib
-import hmac
 import secrets
 from typing import Final
 
@@ -32,6 +30,7 @@ from wirepost_verify.protocol import (
     TOKEN_ID_PREFIX,
     TOKEN_LIFETIME_SECONDS,
     TOKEN_TYPE,
+    HmacSha256,
     body_hash,
 )
 
@@ -70,12 +69,12 @@ class Signer:
     2
     """
 
-    __slots__ = ("_mac",)
+    __slots__ = ("_hmac",)
 
     def __init__(self, signing_key: str) -> None:
         if not signing_key:
             raise ValueError("signing key is empty: set it to a key like `wirepost keygen` prints")
-        self._mac = hmac.new(signing_key.encode("utf-8"), digestmod=hashlib.sha256)
+        self._hmac = HmacSha256(signing_key.encode("utf-8"))
 
     def __repr__(self) -> str:
         return "Signer(<key redacted>)"
@@ -99,6 +98,4 @@ class Signer:
             }
         )
         signing_input = _JOSE_HEADER + b"." + _b64url(claims)
-        mac = self._mac.copy()
-        mac.update(signing_input)
-        return (signing_input + b"." + _b64url(mac.digest())).decode("ascii")
+        return (signing_input + b"." + _b64url(self._hmac.digest(signing_input))).decode("ascii")

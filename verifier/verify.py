@@ -8,8 +8,8 @@ one is given. It tries the current key, then the next one, so deliveries signed 
 a key rotation both pass. Every failure is one `SignatureError`, never a `KeyError`.
 
 Receivers call this once per delivery, so the token is taken apart by hand instead of through
-`jwt.decode`, about 7 times faster (≈ 9 µs a token instead of ≈ 60 µs): the HMAC key schedule is
-computed once per key and copied per check, the usual JOSE header is recognised by its exact
+`jwt.decode`, about 7 times faster (≈ 9 µs a token instead of ≈ 60 µs): each key's HMAC pads are
+hashed once and copied per check, the usual JOSE header is recognised by its exact
 bytes, and each segment is decoded once rather than once per key. The checks, their order and the
 failure reasons are PyJWT 2.15's, as `jwt.decode(token, key, algorithms=["HS256"],
 issuer="Upstash", leeway=clock_tolerance, options={"require": [...]})` performs them;
@@ -24,7 +24,6 @@ the constructor.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import hmac
 import json
 import os
@@ -50,6 +49,7 @@ from .protocol import (
     REQUIRED_CLAIMS,
     SIGNATURE_HEADER,
     TOKEN_TYPE,
+    HmacSha256,
     body_hash,
 )
 
@@ -109,19 +109,19 @@ def _key_from(explicit: str | None, env_vars: tuple[str, ...], environ: Mapping[
 class _Key(NamedTuple):
     """One signing key, ready to check tokens: its HMAC state and what PyJWT would say of it."""
 
-    mac: hmac.HMAC
+    hmac: HmacSha256
     unusable: str | None  # PyJWT refuses the key as an HMAC secret: every check fails with this
     too_short: str | None  # PyJWT's InsecureKeyLengthWarning text, emitted per check
 
 
 def _prepared_key(key: str) -> _Key:
     algorithm = HMACAlgorithm(HMACAlgorithm.SHA256)
-    mac = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)
+    key_hmac = HmacSha256(key.encode("utf-8"))
     try:
         prepared = algorithm.prepare_key(key)
     except jwt.InvalidKeyError as error:
-        return _Key(mac, str(error), None)
-    return _Key(mac, None, algorithm.check_key_length(prepared))
+        return _Key(key_hmac, str(error), None)
+    return _Key(key_hmac, None, algorithm.check_key_length(prepared))
 
 
 def _token_bytes(signature: str | bytes) -> bytes:
@@ -358,14 +358,12 @@ class Verifier:
             mac = _decode_segment(crypto_segment, "crypto")
         else:
             payload, mac = _decode_with_header(header_segment, payload_segment, crypto_segment)
-        for key_mac, unusable, too_short in self._keys:
+        for key_hmac, unusable, too_short in self._keys:
             if unusable is not None:
                 raise _malformed(unusable)
             if too_short is not None:
                 warnings.warn(too_short, jwt.InsecureKeyLengthWarning, stacklevel=3)
-            expected = key_mac.copy()
-            expected.update(signing_input)
-            if hmac.compare_digest(mac, expected.digest()):
+            if hmac.compare_digest(mac, key_hmac.digest(signing_input)):
                 break
         else:
             raise SignatureError(_NO_KEY_MATCHES)

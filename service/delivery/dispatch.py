@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-
-from yarl import URL
+from datetime import datetime
 
 from wirepost.clock import Clock
 from wirepost.config import Settings
@@ -111,43 +109,37 @@ class Dispatcher:
     def __init__(self, client: DeliveryClient, settings: Settings) -> None:
         self._client = client
         self._body_limit = settings.response_body_limit
-        self._max_timeout = settings.attempt_timeout
+        self._max_timeout = settings.attempt_timeout.total_seconds()
 
     def _timeout(self, m: Message) -> float:
-        limit = self._max_timeout
-        if m.timeout_ms is not None:
-            limit = min(limit, timedelta(milliseconds=m.timeout_ms))
-        return limit.total_seconds()
+        if m.timeout_ms is None:
+            return self._max_timeout
+        return min(self._max_timeout, m.timeout_ms / 1000)
 
-    async def send(self, claimed: Claimed, signer: Signer) -> tuple[Response, str | None]:
-        """Perform the HTTP request; returns the response and an error text (None if it
-        answered). Raises DestinationRefused when the guard refuses the address (the client
-        checks the host and every resolved address whenever it opens a connection)."""
+    async def attempt(self, claimed: Claimed, signer: Signer, clock: Clock) -> Outcome:
+        """Sign and send one attempt and classify what came back. The client checks the
+        destination guard on the host and every resolved address whenever it opens a
+        connection; a refusal gives up at once, as does a request that cannot be sent."""
         m = claimed.message
-        url = URL(m.url, encoded=True)
         signature = signer.sign(url=m.url, body=m.body, now=int(time.time()))
         seconds = self._timeout(m)
         try:
             resp = await self._client.request(
                 m.method,
-                url,
+                m.url,
                 request_headers(m, claimed.retried, signature),
                 m.body,
                 timeout=seconds,
                 connect_timeout=min(seconds, 30.0),
                 body_limit=self._body_limit,
             )
-        except RequestError:
-            raise
-        except DeliveryError as exc:
-            return Response(), str(exc)
-        return Response(resp.status, response_headers(resp.headers), resp.body), None
-
-    async def attempt(self, claimed: Claimed, signer: Signer, clock: Clock) -> Outcome:
-        try:
-            response, error = await self.send(claimed, signer)
         except DestinationRefused as exc:
             return GiveUp(f"destination refused: {exc}", Response())
         except RequestError as exc:
             return GiveUp(f"invalid request: {exc}", Response())
-        return classify(claimed, response, error, clock.now())
+        except DeliveryError as exc:
+            return classify(claimed, Response(), str(exc), clock.now())
+        response = Response(resp.status, response_headers(resp.headers), resp.body)
+        if 200 <= resp.status < 300:
+            return Delivered(response)
+        return classify(claimed, response, None, clock.now())

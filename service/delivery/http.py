@@ -35,16 +35,19 @@ from wirepost.delivery.http_protocol import (
     NoResponse,
     PoolKey,
     ProtocolError,
+    RequestError,
     RequestHeaders,
+    Target,
     TLSError,
-    pool_key,
     request_head,
+    target_of,
 )
 from wirepost.destination import DestinationPolicy
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``await resolve(host, port)``: the addresses to try, in order (tests pass a table)."""
 _SWEEP_INTERVAL = 0.05  # seconds between checks of response deadlines
+_TARGETS_CACHED = 4096  # URLs whose request targets are kept (most deliveries reuse a few URLs)
 
 
 class HttpResponse(NamedTuple):
@@ -87,6 +90,7 @@ class DeliveryClient:
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
         self._bound_loop: asyncio.AbstractEventLoop | None = None
+        self._targets: dict[str, Target] = {}
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         """The loop this client's connections live on, looked up once: on Python 3.11
@@ -109,14 +113,15 @@ class DeliveryClient:
     ) -> HttpResponse:
         """Send one request and read its response (body capped at ``body_limit`` bytes).
 
-        ``url`` is used as is (already percent-encoded). ``timeout`` bounds the whole attempt,
+        ``url`` is used as is (already percent-encoded); the request target of a URL given as
+        text is worked out once and kept for later requests. ``timeout`` bounds the whole attempt,
         waiting for a free connection included (checked every 50 ms while a response is
         awaited); ``connect_timeout`` bounds resolving, connecting and the TLS handshake.
         """
         if self._closed:
             raise DeliveryError("the delivery client is closed")
-        target = url if isinstance(url, URL) else URL(url, encoded=True)
-        key = pool_key(target)
+        target = target_of(url) if isinstance(url, URL) else self._target(url)
+        key = target.key
         data = request_head(method, target, headers, len(body)) + body
         deadline = self._loop().time() + timeout
         expiry = _Expiry(deadline, timeout, connect_timeout)
@@ -139,6 +144,19 @@ class DeliveryClient:
             self._release(conn)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _target(self, url: str) -> Target:
+        target = self._targets.get(url)
+        if target is None:
+            try:
+                parsed = URL(url, encoded=True)
+            except ValueError as exc:
+                raise RequestError(f"URL cannot be parsed: {exc}") from None
+            target = target_of(parsed)
+            if len(self._targets) >= _TARGETS_CACHED:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
 
     async def close(self) -> None:
         """Close every connection; requests in flight fail, later ones raise DeliveryError."""

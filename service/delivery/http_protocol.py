@@ -1,5 +1,5 @@
 """The pure HTTP/1.1 pieces of the delivery client (``wirepost.delivery.http``): its error tree,
-request heads and connection-pool keys. No I/O.
+request targets (with their connection-pool keys) and request heads. No I/O.
 
     DeliveryError                      no usable response
      ├── RequestError (ValueError)     cannot be sent as given: CR/LF in a header, not http(s)
@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from yarl import URL
 
@@ -75,19 +76,49 @@ def _header_kind(name: str) -> int:
     return kind
 
 
-def request_head(method: str, url: URL, headers: RequestHeaders, body_length: int) -> bytes:
+class Target(NamedTuple):
+    """What a request needs of its absolute http(s) URL, worked out once per URL."""
+
+    key: PoolKey  # the keep-alive pool the request uses
+    path: str  # the request target: the path and query, percent-encoded
+    host: str  # the Host header's value
+    authorization: str | None  # "Basic ..." for a user:pass@ URL, else None
+
+
+def target_of(url: URL) -> Target:
+    """The request target of an absolute http(s) URL (used as is: already percent-encoded), or
+    RequestError when it cannot be requested."""
+    scheme = url.scheme
+    if scheme not in ("http", "https"):
+        raise RequestError(f"URL scheme must be http or https, got {scheme!r}")
+    try:
+        host, port = url.raw_host, url.port
+    except ValueError as exc:  # yarl checks the port only when it is read
+        raise RequestError(f"URL cannot be parsed: {exc}") from None
+    if not host or port is None:
+        raise RequestError("URL has no host")
+    path = url.raw_path_qs
+    if _UNSAFE_TARGET.search(path):
+        raise RequestError(
+            "the URL path or query has a space or control character; percent-encode it"
+        )
+    authorization = None
+    if url.raw_user is not None:
+        credentials = f"{url.user or ''}:{url.password or ''}".encode()
+        authorization = f"Basic {base64.b64encode(credentials).decode()}"
+    return Target(
+        (scheme, host.lower(), port), path, url.host_port_subcomponent or host, authorization
+    )
+
+
+def request_head(method: str, target: Target, headers: RequestHeaders, body_length: int) -> bytes:
     """The request line and header block, or RequestError if it cannot be sent safely.
 
     The caller's Content-Length and Transfer-Encoding are dropped: framing is the client's.
     """
-    target = url.raw_path_qs
-    if _UNSAFE_TARGET.search(target):
-        raise RequestError(
-            "the URL path or query has a space or control character; percent-encode it"
-        )
     if method not in _KNOWN_METHODS and not _TOKEN.fullmatch(method):
         raise RequestError(f"method {method[:40]!r} is not a valid HTTP method")
-    lines = [f"{method} {target} HTTP/1.1"]
+    lines = [f"{method} {target.path} HTTP/1.1"]
     has_host = has_authorization = False
     for name, value in headers.items() if isinstance(headers, Mapping) else headers:
         kind = _header_kind(name)
@@ -98,10 +129,9 @@ def request_head(method: str, url: URL, headers: RequestHeaders, body_length: in
             has_authorization = has_authorization or kind == _AUTHORIZATION
         lines.append(f"{name}: {value}")
     if not has_host:
-        lines.append(f"Host: {url.host_port_subcomponent}")
-    if url.raw_user is not None and not has_authorization:
-        credentials = f"{url.user or ''}:{url.password or ''}".encode()
-        lines.append(f"Authorization: Basic {base64.b64encode(credentials).decode()}")
+        lines.append(f"Host: {target.host}")
+    if target.authorization is not None and not has_authorization:
+        lines.append(f"Authorization: {target.authorization}")
     if body_length or method not in _NO_CONTENT_METHODS:
         lines.append(f"Content-Length: {body_length}")
     lines += ("", "")
@@ -118,14 +148,3 @@ def _unsafe_value(lines: list[str]) -> str:
             name = line.split(":", 1)[0]
             return f"header {name!r} has a CR, LF or NUL character in its value"
     return "the URL has a CR, LF or NUL character"
-
-
-def pool_key(url: URL) -> PoolKey:
-    """(scheme, host, port) for an absolute http(s) URL, else RequestError."""
-    scheme = url.scheme
-    if scheme not in ("http", "https"):
-        raise RequestError(f"URL scheme must be http or https, got {scheme!r}")
-    host, port = url.raw_host, url.port
-    if not host or port is None:
-        raise RequestError("URL has no host")
-    return scheme, host.lower(), port

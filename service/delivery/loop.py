@@ -288,6 +288,8 @@ class DeliveryLoop:
 
 
 def _log_outcome(claimed: Claimed, outcome: Outcome) -> None:
+    if isinstance(outcome, Delivered) and not logger.isEnabledFor(logging.DEBUG):
+        return  # the common case: no log line, so no fields to gather either
     extra = {
         "message_id": claimed.message.id,
         "retried": claimed.retried,

@@ -25,8 +25,8 @@ from wirepost.delivery.http_protocol import (
     ProtocolError,
     RequestError,
     TLSError,
-    pool_key,
     request_head,
+    target_of,
 )
 from wirepost.destination import DestinationPolicy, DestinationRefused
 
@@ -687,15 +687,16 @@ async def test_header_injection_is_refused_before_connecting(
 
 def test_request_head_refuses_an_unsafe_method_or_target() -> None:
     with pytest.raises(RequestError, match="not a valid HTTP method"):
-        request_head("POST /x HTTP/1.1\r\n", URL("http://h/"), [], 0)
+        request_head("POST /x HTTP/1.1\r\n", target_of(URL("http://h/")), [], 0)
     with pytest.raises(RequestError, match="percent-encode"):
-        request_head("POST", URL("http://h/a b", encoded=True), [], 0)
+        target_of(URL("http://h/a b", encoded=True))
     with pytest.raises(RequestError, match="scheme must be http or https"):
-        pool_key(URL("ftp://h/x"))
+        target_of(URL("ftp://h/x"))
 
 
 def test_request_head_adds_host_length_and_url_credentials() -> None:
-    head = request_head("POST", URL("https://u%40x:p%3A@[::1]:8443/p?q=%20", encoded=True), [], 3)
+    target = target_of(URL("https://u%40x:p%3A@[::1]:8443/p?q=%20", encoded=True))
+    head = request_head("POST", target, [], 3)
     assert head.decode().split("\r\n") == [
         "POST /p?q=%20 HTTP/1.1",
         "Host: [::1]:8443",
@@ -707,10 +708,36 @@ def test_request_head_adds_host_length_and_url_credentials() -> None:
 
 
 def test_request_head_omits_content_length_only_for_empty_bodyless_methods() -> None:
-    get = request_head("GET", URL("http://h/"), {"Host": "virtual.test"}, 0).decode()
-    post_ = request_head("POST", URL("http://h:80/"), {}, 0).decode()
+    get = request_head("GET", target_of(URL("http://h/")), {"Host": "virtual.test"}, 0).decode()
+    post_ = request_head("POST", target_of(URL("http://h:80/")), {}, 0).decode()
     assert get == "GET / HTTP/1.1\r\nHost: virtual.test\r\n\r\n"
     assert post_ == "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://[::1/hook", "URL cannot be parsed: Invalid IPv6 URL"),
+        ("http://h:99999/hook", "URL cannot be parsed: Port out of range"),
+        ("ftp://h/hook", "scheme must be http or https"),
+        ("http:///hook", "URL has no host"),
+    ],
+)
+async def test_a_url_that_cannot_be_requested_is_a_request_error(
+    client: DeliveryClient, url: str, message: str
+) -> None:
+    for _ in range(2):  # the second time from the client's cache of request targets
+        with pytest.raises(RequestError, match=message):
+            await post(client, url)
+
+
+async def test_requests_to_one_url_reuse_its_target_and_connection(client: DeliveryClient) -> None:
+    async with web_server(lambda s: s.route("/hook", ok())) as server:
+        url = f"{server.base}/hook?x=%20"
+        statuses = [(await post(client, url)).status for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert [path for _, path, _, _ in server.requests] == ["/hook?x=%20"] * 3
+    assert server.connections == 1
 
 
 async def test_closed_client_refuses_requests() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from typing import Any
@@ -26,6 +28,7 @@ from wirepost_verify import (
     Verifier,
     body_hash,
 )
+from wirepost_verify.protocol import HmacSha256
 
 URL = "https://receiver.example/api/hook?tenant=7"
 BODY = b'{"order": 42, "note": "caf\xc3\xa9"}'
@@ -150,6 +153,26 @@ def test_signer_repr_does_not_show_the_key() -> None:
 
 def test_body_hash_of_empty_body_matches_upstream_example() -> None:
     assert body_hash(b"") == "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU="
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 32, 63, 64, 65, 200])
+@pytest.mark.parametrize("message", [b"", b"abc", bytes(range(256)) * 5])
+def test_hmac_sha256_with_hashed_pads_equals_the_standard_hmac(
+    key_length: int, message: bytes
+) -> None:
+    key = bytes((7 * i + 3) % 256 for i in range(key_length))
+
+    assert HmacSha256(key).digest(message) == hmac.new(key, message, hashlib.sha256).digest()
+
+
+def test_hmac_sha256_matches_the_rfc_4231_test_case_2() -> None:
+    mac = HmacSha256(b"Jefe").digest(b"what do ya want for nothing?")
+
+    assert mac.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+
+
+def test_hmac_sha256_repr_does_not_show_the_key() -> None:
+    assert "Jefe" not in repr(HmacSha256(b"Jefe"))
 
 
 def test_body_hash_is_padded_base64url_of_sha256() -> None:
