@@ -12,6 +12,10 @@ no redirects, a total timeout, a connection pool as large as the number in fligh
     python -m loadtest.client_bench --receiver aiohttp     # an aiohttp web receiver instead
     python -m loadtest.client_bench --sign-each            # sign + build headers per request too
     python -m loadtest.client_bench --clients lean,pyreqwest
+    python -m loadtest.client_bench --clients dispatcher   # Wirepost's whole attempt path
+
+``dispatcher`` sends through ``Dispatcher.attempt``, exactly as the delivery loop does (sign,
+build the headers, send with DeliveryClient, classify the response), so it always signs.
 
 ``--sign-each`` does per request what ``Dispatcher.send`` does besides the HTTP exchange (build
 the headers, mint a JWT, convert the response headers), so the rate is that of the delivery path
@@ -41,10 +45,12 @@ import httptools
 import uvloop
 from yarl import URL
 
-from wirepost.delivery.dispatch import request_headers
+from wirepost.clock import SystemClock
+from wirepost.config import Settings
+from wirepost.delivery.dispatch import Dispatcher, request_headers
 from wirepost.delivery.http import DeliveryClient
 from wirepost.destination import DestinationPolicy
-from wirepost.domain import Headers, Message, canonical_header
+from wirepost.domain import Claimed, Delivered, Headers, Message, canonical_header
 from wirepost.signing import DEV_CURRENT_SIGNING_KEY, Signer
 
 BODY = b'{"t":1764000000000000000,"seq":12345,"note":"hello from the client benchmark"}'
@@ -212,6 +218,19 @@ async def lean_client(url: str, args: argparse.Namespace) -> Opened:
     return send, client.close
 
 
+async def dispatcher_client(url: str, args: argparse.Namespace) -> Opened:
+    client = DeliveryClient(POLICY, limit=args.in_flight)
+    dispatcher = Dispatcher(client, Settings())
+    claimed = Claimed(_message(url), claims=1, retried=0)
+    signer, clock = Signer(DEV_CURRENT_SIGNING_KEY), SystemClock()
+
+    async def send() -> int:
+        outcome = await dispatcher.attempt(claimed, signer, clock)
+        return outcome.response.status if isinstance(outcome, Delivered) else 0
+
+    return send, client.close
+
+
 async def aiosonic_client(url: str, args: argparse.Namespace) -> Opened:
     import aiosonic  # type: ignore[import-not-found, unused-ignore]
     from aiosonic.pools import PoolConfig  # type: ignore[import-not-found, unused-ignore]
@@ -286,6 +305,7 @@ class Candidate:
 CLIENTS = {
     "aiohttp": Candidate("aiohttp ClientSession", "aiohttp", aiohttp_client),
     "lean": Candidate("DeliveryClient", "wirepost", lean_client),
+    "dispatcher": Candidate("Dispatcher.attempt (signs)", "wirepost", dispatcher_client),
     "aiosonic": Candidate("aiosonic HTTPClient", "aiosonic", aiosonic_client),
     "pyreqwest": Candidate("pyreqwest Client (reqwest)", "pyreqwest", pyreqwest_client),
     "curl_cffi": Candidate("curl_cffi AsyncSession (libcurl)", "curl_cffi", curl_cffi_client),
