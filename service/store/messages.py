@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 from wirepost.domain import Message
 from wirepost.store.db import Executor
@@ -40,45 +40,42 @@ def from_record(r: asyncpg.Record | Mapping[str, Any]) -> Message:
     return message
 
 
-def _json_list(items: Sequence[str]) -> str:
-    return orjson.dumps(list(items)).decode()
-
-
-def _columns(messages: Sequence[Message]) -> list[list[Any]]:
+def _row(m: Message) -> list[Any]:
+    """One message as ``messages.insert_many`` reads it (see its comment in sql/)."""
     return [
-        [m.id for m in messages],
-        [m.url for m in messages],
-        [m.method for m in messages],
-        [m.headers for m in messages],
-        [m.body for m in messages],
-        [m.max_retries for m in messages],
-        [m.retry_delay for m in messages],
-        [m.timeout_ms for m in messages],
-        [m.not_before for m in messages],
-        [m.caller_ip for m in messages],
-        [_json_list(m.labels) for m in messages],
-        [m.topic_name for m in messages],
-        [m.endpoint_name for m in messages],
-        [m.queue_name for m in messages],
-        [m.schedule_id for m in messages],
-        [m.callback for m in messages],
-        [m.callback_headers for m in messages],
-        [m.failure_callback for m in messages],
-        [m.failure_callback_headers for m in messages],
-        [m.callback_options for m in messages],
-        [m.flow_control_key for m in messages],
-        [m.flow_control for m in messages],
-        [_json_list(m.redact) if m.redact is not None else None for m in messages],
-        [m.dedup_id for m in messages],
-        [m.source_message_id for m in messages],
-        [m.created_at for m in messages],
+        m.id,
+        m.url,
+        m.method,
+        m.headers,
+        binascii.b2a_base64(m.body, newline=False).decode("ascii"),
+        m.max_retries,
+        m.retry_delay,
+        m.timeout_ms,
+        m.not_before,
+        m.caller_ip,
+        list(m.labels),
+        m.topic_name,
+        m.endpoint_name,
+        m.queue_name,
+        m.schedule_id,
+        m.callback,
+        m.callback_headers,
+        m.failure_callback,
+        m.failure_callback_headers,
+        m.callback_options,
+        m.flow_control_key,
+        m.flow_control,
+        None if m.redact is None else list(m.redact),
+        m.dedup_id,
+        m.source_message_id,
+        m.created_at,
     ]
 
 
 async def insert_many(db: Executor, messages: Sequence[Message], *, now: datetime) -> None:
     """Commit messages, a pending delivery and a CREATED event each (one atomic statement)."""
     if messages:
-        await db.execute(_INSERT_MANY, now, *_columns(messages))
+        await db.execute(_INSERT_MANY, now, [_row(m) for m in messages])
 
 
 async def find(db: Executor, message_id: str) -> Message | None:

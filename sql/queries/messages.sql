@@ -1,22 +1,24 @@
 -- name: insert_many
 -- Store messages with their deliveries and CREATED events, in one statement (atomic).
--- $1 = now (the CREATED events' time); $2.. = one array per column, aligned (created_at is
--- each message's own); labels/redact arrive as JSON text
--- (a text[] of lists would be read as a 2-D array).
+-- $1 = now (the CREATED events' time); $2 = one JSON array per message, its fields in the order
+-- below (body in base64, labels and redact as JSON arrays, times as RFC 3339 text; created_at
+-- is each message's own). One JSON document rather than one array per column: asyncpg checks
+-- every array element in Python, which made the 26 arrays cost 10 µs of client CPU per message
+-- in a batch of 1,000 and 170 µs for a single publish; the document costs 3 µs and 140 µs, and
+-- Postgres takes no longer to read it.
 WITH x AS (
-    SELECT * FROM unnest(
-        $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[], $7::int[], $8::text[],
-        $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-        $15::text[], $16::text[], $17::text[], $18::jsonb[], $19::text[], $20::jsonb[],
-        $21::jsonb[], $22::text[], $23::jsonb[], $24::text[], $25::text[], $26::text[],
-        $27::timestamptz[]
-    ) WITH ORDINALITY AS x(
-        id, url, method, headers, body, max_retries, retry_delay,
-        timeout_ms, not_before, caller_ip, labels, topic_name, endpoint_name,
-        queue_name, schedule_id, callback, callback_headers, failure_callback, failure_callback_headers,
-        callback_options, flow_control_key, flow_control, redact, dedup_id, source_message_id,
-        created_at, ord
-    )
+    SELECT r->>0 AS id, r->>1 AS url, r->>2 AS method, r->3 AS headers,
+           decode(r->>4, 'base64') AS body, (r->>5)::int AS max_retries, r->>6 AS retry_delay,
+           (r->>7)::int AS timeout_ms, (r->>8)::timestamptz AS not_before, r->>9 AS caller_ip,
+           r->10 AS labels, r->>11 AS topic_name, r->>12 AS endpoint_name,
+           r->>13 AS queue_name, r->>14 AS schedule_id, r->>15 AS callback,
+           nullif(r->16, 'null') AS callback_headers, r->>17 AS failure_callback,
+           nullif(r->18, 'null') AS failure_callback_headers,
+           nullif(r->19, 'null') AS callback_options, r->>20 AS flow_control_key,
+           nullif(r->21, 'null') AS flow_control, nullif(r->22, 'null') AS redact,
+           r->>23 AS dedup_id, r->>24 AS source_message_id,
+           (r->>25)::timestamptz AS created_at, ord
+    FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS j(r, ord)
 ), m AS (
     INSERT INTO messages (
         id, url, method, headers, body, max_retries, retry_delay, timeout_ms, not_before,
@@ -24,11 +26,11 @@ WITH x AS (
         callback, callback_headers, failure_callback, failure_callback_headers, callback_options,
         flow_control_key, flow_control, redact, dedup_id, source_message_id)
     SELECT id, url, method, headers, body, max_retries, retry_delay, timeout_ms, not_before,
-        created_at, caller_ip, ARRAY(SELECT jsonb_array_elements_text(labels::jsonb)), topic_name,
+        created_at, caller_ip, ARRAY(SELECT jsonb_array_elements_text(labels)), topic_name,
         endpoint_name, queue_name, schedule_id, callback, callback_headers, failure_callback,
         failure_callback_headers, callback_options, flow_control_key, flow_control,
         CASE WHEN redact IS NULL THEN NULL
-             ELSE ARRAY(SELECT jsonb_array_elements_text(redact::jsonb)) END,
+             ELSE ARRAY(SELECT jsonb_array_elements_text(redact)) END,
         dedup_id, source_message_id
     FROM x
 ), d AS (

@@ -30,6 +30,41 @@ async def test_insert_many_then_claim_due_returns_the_message(pool, clock: Fixed
     assert await _states(pool, msg.id) == ["CREATED", "ACTIVE"]
 
 
+async def test_insert_many_stores_every_field_as_given(pool, clock: FixedClock):
+    now = clock.now()
+    full = make_message(
+        now,
+        url="https://example.com/a%20b?x=1",
+        method="PUT",
+        headers={"X-Test": ["1", "2"], "Content-Type": ["text/plain; charset=utf-8"]},
+        body=bytes(range(256)),
+        max_retries=7,
+        not_before=now + timedelta(microseconds=123_457),
+        created_at=now - timedelta(microseconds=1),
+        retry_delay="pow(2, retried) * 1000",
+        timeout_ms=1500,
+        caller_ip="203.0.113.9",
+        labels=("a", "é"),
+        topic_name="group",
+        endpoint_name="first",
+        schedule_id="scd_1",
+        callback="https://example.com/cb",
+        callback_headers={"X-Cb": ["1"]},
+        failure_callback="https://example.com/fail",
+        failure_callback_headers={"X-Fail": ["2"]},
+        callback_options={"callback": {"retries": 2}, "failure": {"timeout": "5s"}},
+        flow_control_key="tenant-7",
+        flow_control={"parallelism": 2, "rate": None, "period": 1},
+        redact=("body", "header[X-Test]"),
+        dedup_id="dedup-1",
+        source_message_id="msg_source",
+    )
+    bare = make_message(now, body=b"", headers={}, labels=())
+    await messages.insert_many(pool, [full, bare], now=now)
+    assert await messages.find(pool, full.id) == full
+    assert await messages.find(pool, bare.id) == bare
+
+
 async def test_claim_due_ignores_messages_not_yet_due(pool, clock: FixedClock):
     now = clock.now()
     later = make_message(now, not_before=now + timedelta(seconds=5))
