@@ -30,6 +30,7 @@ from loadtest.peer_process import PEERS, PeerSpec
 from loadtest.phase import RunContext
 from loadtest.plot import plot_run
 from loadtest.process_meter import wait_for_quiet_machine
+from loadtest.publishers import api_client
 from loadtest.wirepost_server import WirepostLauncher, describe_target, wirepost_command
 
 PhaseCall = Callable[[], Awaitable[dict[str, Any]]]
@@ -198,15 +199,21 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     server = await _postgres(args)
     try:
         connector = aiohttp.TCPConnector(limit=1024, limit_per_host=1024)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            ctx = RunContext(server, session, log_dir, args.phase_seconds, args.peer_workers)
-            target = await describe_target(args.target, args.token) if args.target else None
-            launcher = WirepostLauncher(
-                log_dir=log_dir, target=target, target_pid=args.target_pid, extra_env=_env(args)
-            )
-            bench = Benchmark(args, ctx, launcher)
-            for mode in args.modes.split(","):
-                await getattr(bench, mode)()
+        api = api_client()
+        try:
+            async with aiohttp.ClientSession(connector=connector) as session:
+                ctx = RunContext(
+                    server, session, api, log_dir, args.phase_seconds, args.peer_workers
+                )
+                target = await describe_target(args.target, args.token) if args.target else None
+                launcher = WirepostLauncher(
+                    log_dir=log_dir, target=target, target_pid=args.target_pid, extra_env=_env(args)
+                )
+                bench = Benchmark(args, ctx, launcher)
+                for mode in args.modes.split(","):
+                    await getattr(bench, mode)()
+        finally:
+            await api.close()
         run = {
             "started_at": started_at,
             "command": args.command,

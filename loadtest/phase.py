@@ -20,6 +20,7 @@ import aiohttp
 from loadtest import postgres, subprocesses
 from loadtest.process_meter import CpuSnapshot, ProcessMeter, cpu_between, measured_cpu_seconds
 from loadtest.sink_client import Sink, start_sink
+from wirepost.delivery.http import DeliveryClient
 
 
 @dataclass
@@ -27,7 +28,8 @@ class RunContext:
     """What every phase of a run shares."""
 
     postgres: postgres.PostgresServer | None  # None: a --target run without --database-url
-    session: aiohttp.ClientSession
+    session: aiohttp.ClientSession  # the harness's own requests (sink stats, server probes)
+    api: DeliveryClient  # publishers' requests to Wirepost's API (see loadtest.publishers)
     log_dir: Path
     phase_seconds: float  # upper bound on any one wait inside a phase
     peer_workers: int = 1  # processes each Node peer works in during drain and backlog

@@ -1,5 +1,10 @@
 """Publishers that use Wirepost's real HTTP API: single publish, /v2/batch and URL-group fan-out.
 
+They send with Wirepost's own lean HTTP/1.1 client (`DeliveryClient`, asyncio protocols and
+httptools) rather than aiohttp's: the load generator shares the two cores with the server and
+Postgres, and aiohttp's client took about 210 µs of CPU per single publish at 2,500/s (54 % of a
+core) where the lean one takes a fraction of that. What goes over the wire is the same.
+
 Every message body is `{"t": <unix ns when sent>, "seq": n}`, which the sink turns into
 publish->receive latency. Rates are open loop: a message is due at start + seq/rate, and its
 publish latency is measured from that due time, so a slow server cannot hide its queueing.
@@ -13,11 +18,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
-import yarl
 
 from loadtest.percentiles import summarize
+from wirepost.delivery.http import DeliveryClient
+from wirepost.delivery.http_protocol import DeliveryError
+from wirepost.destination import DestinationPolicy
+
+REQUEST_TIMEOUT_SECONDS = 120.0
+RESPONSE_LIMIT = 64 * 1024 * 1024  # bytes of an API answer read (a batch of 1,000 is ~100 KB)
 
 
 class EndpointMissing(RuntimeError):
@@ -28,9 +37,15 @@ def message_body(seq: int) -> bytes:
     return orjson.dumps({"t": time.time_ns(), "seq": seq})
 
 
+def api_client() -> DeliveryClient:
+    """The HTTP client publishers share: keep-alive, up to 1,024 connections, loopback allowed
+    (the harness only ever talks to 127.0.0.1)."""
+    return DeliveryClient(DestinationPolicy(allow_private=True), limit=1024)
+
+
 @dataclass
 class Publisher:
-    session: aiohttp.ClientSession
+    client: DeliveryClient
     base_url: str
     token: str
 
@@ -38,14 +53,26 @@ class Publisher:
         return {"Authorization": f"Bearer {self.token}", **(extra or {})}
 
     async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> Any:
-        url = yarl.URL(self.base_url + path, encoded=True)
-        async with self.session.post(url, data=body, headers=self._headers(headers)) as response:
-            payload = await response.read()
-            if response.status == 404 and b"messageId" not in payload:
-                raise EndpointMissing(f"POST {path.split('/http')[0]} answered 404")
-            if response.status >= 300:
-                raise RuntimeError(f"POST {path} answered {response.status}: {payload[:200]!r}")
-            return orjson.loads(payload) if payload else None
+        try:
+            response = await self.client.request(
+                "POST",
+                self.base_url + path,
+                self._headers(headers),
+                body,
+                timeout=REQUEST_TIMEOUT_SECONDS,
+                connect_timeout=REQUEST_TIMEOUT_SECONDS,
+                body_limit=RESPONSE_LIMIT,
+            )
+        except DeliveryError as exc:
+            raise RuntimeError(f"POST {path}: {exc}") from exc
+        payload = response.body
+        if response.status == 404 and b"messageId" not in payload:
+            raise EndpointMissing(f"POST {path.split('/http')[0]} answered 404")
+        if response.status >= 300:
+            raise RuntimeError(f"POST {path} answered {response.status}: {payload[:200]!r}")
+        if response.truncated:
+            raise RuntimeError(f"POST {path}: the answer is over {RESPONSE_LIMIT} bytes")
+        return orjson.loads(payload) if payload else None
 
     async def publish(self, destination: str, body: bytes, headers: dict[str, str] | None = None):
         """One message to a URL or URL-group name: POST /v2/publish/{destination}."""
@@ -169,7 +196,7 @@ async def _publish_one_by_one(
             try:
                 await publisher.publish(destination, message_body(seq), headers)
                 result.published += 1
-            except (RuntimeError, aiohttp.ClientError) as error:
+            except RuntimeError as error:
                 result.failures += 1
                 if len(result.errors) < 20:
                     result.errors.append(str(error))
@@ -195,7 +222,7 @@ async def publish_at_rate(
         async with slots:
             try:
                 await send_one(seq)
-            except (RuntimeError, aiohttp.ClientError, OSError) as error:
+            except (RuntimeError, OSError) as error:
                 result.failures += 1
                 if len(result.errors) < 20:
                     result.errors.append(str(error))

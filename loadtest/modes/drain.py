@@ -37,7 +37,7 @@ async def wirepost_drain(
         fresh_database=launcher.target is None,
     ) as phase:
         server = await launcher.start(phase)
-        publisher = Publisher(ctx.session, server.base_url, server.token)
+        publisher = Publisher(ctx.api, server.base_url, server.token)
         not_before, phase.result["probe"] = await hold_time(ctx, phase, publisher, n)
         await sql_begin(ctx, phase)
         published = await publish_backlog(

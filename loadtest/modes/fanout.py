@@ -31,7 +31,7 @@ async def wirepost_fanout(
         fresh_database=launcher.target is None,
     ) as phase:
         server = await launcher.start(phase)
-        publisher = Publisher(ctx.session, server.base_url, server.token)
+        publisher = Publisher(ctx.api, server.base_url, server.token)
         group = "bench-fanout"
         try:
             await publisher.create_group(

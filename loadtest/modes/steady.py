@@ -37,7 +37,7 @@ async def wirepost_steady(
         fresh_database=launcher.target is None,
     ) as phase:
         server = await launcher.start(phase)
-        publisher = Publisher(ctx.session, server.base_url, server.token)
+        publisher = Publisher(ctx.api, server.base_url, server.token)
         destination = phase.sink.url("/in/wirepost")
         await sql_begin(ctx, phase)
 
