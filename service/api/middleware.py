@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
 
+from wirepost.entropy import random_bytes
 from wirepost.errors import ServiceError, Unauthorized
 from wirepost.logs import request_id
 from wirepost.store.db import is_connection_error, is_unstorable_text
@@ -42,7 +42,7 @@ _HTTP_MESSAGES = {
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    rid = request.headers.get("X-Request-Id") or secrets.token_hex(8)
+    rid = request.headers.get("X-Request-Id") or random_bytes(8).hex()
     token = request_id.set(rid)
     try:
         return await handler(request)

@@ -118,7 +118,7 @@ def for_destination(
             "Upstash-Flow-Control-Key cannot be combined with a queue: the "
             "queue's parallelism already limits it (POST /v2/queues)"
         )
-    message = replace(template, id=new_id("msg_"), url=url, **fields)  # type: ignore[arg-type]
-    scope = url if message.topic_name else ""
-    key = parse.dedup_key(headers, url, message.body, message.headers, scope=scope)
-    return replace(message, dedup_id=key) if key else message
+    scope = url if fields.get("topic_name") or template.topic_name else ""
+    key = parse.dedup_key(headers, url, template.body, template.headers, scope=scope)
+    message_id = new_id("msg_")
+    return replace(template, id=message_id, url=url, dedup_id=key, **fields)  # type: ignore[arg-type]
