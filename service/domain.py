@@ -19,6 +19,7 @@ Headers = dict[str, list[str]]
 """Header map as QStash shows it: canonical name → list of values."""
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_PAIRS = tuple(high + low for high in _BASE58 for low in _BASE58)  # 58² two-digit strings
 
 
 @functools.lru_cache(maxsize=4096)
@@ -37,11 +38,13 @@ def new_id(prefix: str, length: int = 27) -> str:
     random_bits = max(1, int(length * 5.857) - 48)  # log2(58) ≈ 5.858
     number = (time.time_ns() // 1_000_000) << random_bits
     number |= int.from_bytes(random_bytes(random_bits // 8 + 1), "big") & ((1 << random_bits) - 1)
-    digits = []
-    for _ in range(length):
-        number, digit = divmod(number, 58)
-        digits.append(_BASE58[digit])
-    return prefix + "".join(reversed(digits))
+    pairs = []  # two digits per division: half the big-integer divisions of one per digit
+    for _ in range(length // 2):
+        number, pair = divmod(number, 58 * 58)
+        pairs.append(_BASE58_PAIRS[pair])
+    if length % 2:
+        pairs.append(_BASE58[number % 58])
+    return prefix + "".join(reversed(pairs))
 
 
 class State(StrEnum):
@@ -83,6 +86,22 @@ class Message:
     redact: tuple[str, ...] | None = None
     dedup_id: str | None = None
     source_message_id: str | None = None  # set on callbacks: the message they report on
+
+    def evolve(self, **changes: Any) -> Message:
+        """A copy with ``changes``, as ``dataclasses.replace`` makes it, without running the
+        frozen ``__init__`` again: its 26 ``object.__setattr__`` calls made ``replace`` cost
+        7 µs, a sixth of a ``/v2/batch``'s CPU per message. ``Message`` has no
+        ``__post_init__``, so the result is the same."""
+        unknown = changes.keys() - _MESSAGE_FIELDS
+        if unknown:
+            raise TypeError(f"Message has no field(s) {', '.join(sorted(unknown))}")
+        message: Message = object.__new__(Message)
+        message.__dict__.update(self.__dict__)
+        message.__dict__.update(changes)
+        return message
+
+
+_MESSAGE_FIELDS = frozenset(Message.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

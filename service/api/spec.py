@@ -3,7 +3,6 @@ and schedules). Pure: no I/O."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from wirepost.api import parse
@@ -120,5 +119,4 @@ def for_destination(
         )
     scope = url if fields.get("topic_name") or template.topic_name else ""
     key = parse.dedup_key(headers, url, template.body, template.headers, scope=scope)
-    message_id = new_id("msg_")
-    return replace(template, id=message_id, url=url, dedup_id=key, **fields)  # type: ignore[arg-type]
+    return template.evolve(id=new_id("msg_"), url=url, dedup_id=key, **fields)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from wirepost import entropy
 from wirepost.domain import new_id
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 def test_ids_are_fixed_width_and_unique():
@@ -21,6 +25,20 @@ def test_ids_made_milliseconds_apart_sort_by_creation_time():
         ids.append(new_id("msg_"))
         time.sleep(0.002)
     assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize("length", [27, 22, 21])
+def test_an_id_is_the_base58_of_its_milliseconds_then_random_bits(length: int):
+    before_ms = time.time_ns() // 1_000_000
+    digits = new_id("msg_", length)[len("msg_") :]
+    after_ms = time.time_ns() // 1_000_000
+
+    number = 0
+    for digit in digits:
+        number = number * 58 + BASE58.index(digit)
+    random_bits = max(1, int(length * 5.857) - 48)
+    assert len(digits) == length
+    assert before_ms <= number >> random_bits <= after_ms
 
 
 def test_a_forked_child_does_not_reuse_the_parents_random_bytes():
