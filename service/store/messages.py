@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -41,13 +40,12 @@ def from_record(r: asyncpg.Record | Mapping[str, Any]) -> Message:
 
 
 def _row(m: Message) -> list[Any]:
-    """One message as ``messages.insert_many`` reads it (see its comment in sql/)."""
+    """One message but its body, as ``messages.insert_many`` reads it (see its comment in sql/)."""
     return [
         m.id,
         m.url,
         m.method,
         m.headers,
-        binascii.b2a_base64(m.body, newline=False).decode("ascii"),
         m.max_retries,
         m.retry_delay,
         m.timeout_ms,
@@ -75,7 +73,7 @@ def _row(m: Message) -> list[Any]:
 async def insert_many(db: Executor, messages: Sequence[Message], *, now: datetime) -> None:
     """Commit messages, a pending delivery and a CREATED event each (one atomic statement)."""
     if messages:
-        await db.execute(_INSERT_MANY, now, [_row(m) for m in messages])
+        await db.execute(_INSERT_MANY, now, [_row(m) for m in messages], [m.body for m in messages])
 
 
 async def find(db: Executor, message_id: str) -> Message | None:
