@@ -96,7 +96,7 @@ class PublishHeaders:
 
     def get(self, name: str) -> str | None:
         value = self.headers.get(name)
-        if value is None:
+        if value is None and self.query_config:  # usually empty: most names asked for are absent
             value = self.query_config.get(name.lower())
         return value.strip() if value is not None else None
 
