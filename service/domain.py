@@ -89,19 +89,29 @@ class Message:
 
     def evolve(self, **changes: Any) -> Message:
         """A copy with ``changes``, as ``dataclasses.replace`` makes it, without running the
-        frozen ``__init__`` again: its 26 ``object.__setattr__`` calls made ``replace`` cost
-        7 µs, a sixth of a ``/v2/batch``'s CPU per message. ``Message`` has no
-        ``__post_init__``, so the result is the same."""
-        unknown = changes.keys() - _MESSAGE_FIELDS
+        frozen ``__init__`` again (see ``message_from_fields``): ``replace`` cost 7 µs, a sixth
+        of a ``/v2/batch``'s CPU per message."""
+        unknown = changes.keys() - _FIELD_SET
         if unknown:
             raise TypeError(f"Message has no field(s) {', '.join(sorted(unknown))}")
-        message: Message = object.__new__(Message)
-        message.__dict__.update(self.__dict__)
+        message = message_from_fields(self.__dict__)
         message.__dict__.update(changes)
         return message
 
 
-_MESSAGE_FIELDS = frozenset(Message.__dataclass_fields__)
+MESSAGE_FIELDS: tuple[str, ...] = tuple(Message.__dataclass_fields__)
+"""Message's field names, in declaration order."""
+_FIELD_SET = frozenset(MESSAGE_FIELDS)
+
+
+def message_from_fields(values: dict[str, Any]) -> Message:
+    """A frozen Message holding ``values`` (every field, nothing else), made by filling the
+    instance's ``__dict__`` in one update: the frozen ``__init__`` makes 26
+    ``object.__setattr__`` calls, which cost 5 % of the delivery loop's CPU when claims built
+    messages with it. ``Message`` has no ``__post_init__``, so the result is the same."""
+    message: Message = object.__new__(Message)
+    message.__dict__.update(values)
+    return message
 
 
 @dataclass(frozen=True)
