@@ -103,11 +103,23 @@ async def run(args: argparse.Namespace) -> None:
         server.close()
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give whole numbers separated by commas, e.g. 1000,100000"
+        ) from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r}: every size must be at least 1")
+    return sizes
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
-        type=lambda text: [int(part) for part in text.split(",")],
+        type=_sizes,
         default=[1_000, 100_000, 1_000_000],
         help="comma-separated backlog sizes (default 1000,100000,1000000)",
     )
