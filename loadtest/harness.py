@@ -221,6 +221,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             "notes": [*(server.notes if server else []), *bench.notes],
             "groups": bench.groups,
             "ratios": report.add_ratios(bench.groups),
+            "round_ratios": report.add_round_ratios(bench.groups),
             "logs": str(log_dir),
         }
     finally:
@@ -256,6 +257,7 @@ def best_round(results: list[dict[str, Any]]) -> dict[str, Any]:
         best["rounds"] = [
             {
                 "delivery_rate": r.get("delivery_rate"),
+                "middle_rate": r.get("middle_rate"),
                 "latency_p99_ms": (r.get("latency_ms") or {}).get("p99"),
                 "other_cpu_pct": ((r.get("cpu") or {}).get("other") or {}).get("core_pct"),
                 "error": r.get("skipped"),

@@ -6,6 +6,7 @@ Pure apart from `write_report`: the figures come in as plain dicts (one per queu
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,61 @@ def add_ratios(groups: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
     return ratios
 
 
+ROUND_RATES = ("delivery_rate", "middle_rate")
+"""Rates kept per round (see harness.best_round) and compared round by round."""
+
+
+def round_ratios(results: Iterable[dict[str, Any]], key: str) -> list[float] | None:
+    """Wirepost's `key` rate over the best peer's, round by round, for a `--repeat` run.
+
+    The machine's speed drifts by tens of percent over minutes, and each queue's best round
+    may come from a fast minute or a slow one; a round runs every queue back to back, so the
+    ratio within one round compares them on nearly the same machine. None unless Wirepost and
+    at least one peer have the same number of rounds (more than one).
+    """
+    results = list(results)
+    ours = next((r.get("rounds") for r in results if r["queue"] == WIREPOST), None)
+    theirs = [r.get("rounds") for r in results if r["queue"] != WIREPOST]
+    if not ours or len(ours) < 2 or not theirs:
+        return None
+    if any(rounds is None or len(rounds) != len(ours) for rounds in theirs):
+        return None
+    ratios = []
+    for index, our_round in enumerate(ours):
+        peer_rates = [rounds[index].get(key) or 0 for rounds in theirs]
+        best = max(peer_rates)
+        if not our_round.get(key) or best <= 0:
+            return None  # a failed round: no pairing to report
+        ratios.append(round(our_round[key] / best, 3))
+    return ratios
+
+
+def add_round_ratios(groups: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per group, the round-by-round ratios of each rate and their median (see round_ratios)."""
+    out: dict[str, dict[str, Any]] = {}
+    for group, results in groups.items():
+        for key in ROUND_RATES:
+            ratios = round_ratios(results, key)
+            if ratios:
+                out.setdefault(group, {})[key] = {
+                    "per_round": ratios,
+                    "median": round(statistics.median(ratios), 3),
+                }
+    return out
+
+
+def _round_ratio_line(paired: dict[str, Any]) -> str:
+    labels = {"delivery_rate": "delivered", "middle_rate": "middle 80 %"}
+    parts = [
+        f"{labels[key]} "
+        + ", ".join(f"{ratio:.2f}x" for ratio in paired[key]["per_round"])
+        + f" (median {paired[key]['median']:.2f}x)"
+        for key in ROUND_RATES
+        if key in paired
+    ]
+    return "\n- Wirepost ÷ best peer round by round: " + "; ".join(parts)
+
+
 def _cell(value: float | None) -> str:
     if value is None:
         return "-"
@@ -141,6 +197,9 @@ def markdown(run: dict[str, Any]) -> str:
                 f"{ratios[m.path]['ratio']:.2f}x" if m.path in ratios else "-" for m in metrics
             ]
             lines.append("| **Wirepost ÷ best peer** | " + " | ".join(cells) + " |")
+        paired = run.get("round_ratios", {}).get(group)
+        if paired:
+            lines.append(_round_ratio_line(paired))
         for result in results:
             for note in result.get("notes", []):
                 lines.append(f"\n- {result['queue']}: {note}")
@@ -184,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     path = parser.parse_args(argv).result
     run = json.loads(path.read_text())
     run["ratios"] = add_ratios(run["groups"])
+    run["round_ratios"] = add_round_ratios(run["groups"])
     write_report(run, path.parent, path.stem)
     print(path.with_suffix(".md").read_text())
 

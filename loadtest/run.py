@@ -89,7 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=1,
-        help="rounds per mode, queues interleaved; each queue's best round is reported",
+        help="rounds per mode, queues interleaved; each queue's best round is reported, and with "
+        "2 or more the ratios to the best peer round by round",
     )
     parser.add_argument(
         "--wait-idle",
