@@ -56,7 +56,9 @@ from .protocol import (
 CURRENT_KEY_ENV_VARS: Final = ("QSTASH_CURRENT_SIGNING_KEY", "WIREPOST_CURRENT_SIGNING_KEY")
 NEXT_KEY_ENV_VARS: Final = ("QSTASH_NEXT_SIGNING_KEY", "WIREPOST_NEXT_SIGNING_KEY")
 
-_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_STRICT_FROM_URLSAFE: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
+"""base64url to base64 for `a2b_base64(strict_mode=True)`, which then refuses every character
+outside the base64url alphabet: "+", "/" and "=" (padding is stripped first) become "!"."""
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 _BASE64URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _PADDING_FOR_REMAINDER: Final = (b"", b"", b"==", b"=")
@@ -142,16 +144,15 @@ def _decode_segment(segment: bytes, name: str) -> bytes:
         if len(segment) - len(stripped) > 2 or len(segment) % 4:
             raise _malformed(f"Invalid {name} padding")
     remainder = len(stripped) % 4
-    if (
-        remainder == 1
-        or stripped.translate(None, _BASE64URL_ALPHABET)
-        or (remainder and stripped[-1] not in _CANONICAL_LAST_CHARACTERS[remainder])
-    ):
-        raise _malformed(f"Invalid {name} padding")
-    # Only alphabet characters and a length a2b_base64 accepts once padded: this cannot fail.
-    return binascii.a2b_base64(
-        stripped.translate(_FROM_URLSAFE) + _PADDING_FOR_REMAINDER[remainder]
-    )
+    if remainder and stripped[-1] not in _CANONICAL_LAST_CHARACTERS[remainder]:
+        raise _malformed(f"Invalid {name} padding")  # remainder 1 allows no last character
+    try:
+        return binascii.a2b_base64(
+            stripped.translate(_STRICT_FROM_URLSAFE) + _PADDING_FOR_REMAINDER[remainder],
+            strict_mode=True,
+        )
+    except binascii.Error:
+        raise _malformed(f"Invalid {name} padding") from None
 
 
 _JSON_DECODER: Final = json.JSONDecoder()
