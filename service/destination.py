@@ -164,7 +164,7 @@ def _parse_ip(text: str) -> IPAddress | None:
         return None
 
 
-_LEGACY_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*", re.ASCII)
+_LEGACY_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*", re.ASCII)
 
 
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
