@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from wirepost.entropy import random_bytes
 
@@ -114,9 +114,12 @@ def message_from_fields(values: dict[str, Any]) -> Message:
     return message
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery leased to this worker: the message plus the lease fence and retry count."""
+class Claimed(NamedTuple):
+    """A delivery leased to this worker: the message plus the lease fence and retry count.
+
+    A NamedTuple rather than a frozen dataclass: one is built per claimed delivery, and the
+    dataclass's ``__init__`` (three ``object.__setattr__`` calls) cost as much as the rest of
+    turning the claim's row into a message."""
 
     message: Message
     claims: int

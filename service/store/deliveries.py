@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from wirepost.domain import Claimed, Delivered, Outcome, RetryLater
+from wirepost.domain import MESSAGE_FIELDS, Claimed, Delivered, Outcome, RetryLater
 from wirepost.store import messages
 from wirepost.store.db import Executor
 from wirepost.store.queries import Q
 
 _CLAIM_DUE = Q["deliveries.claim_due"]
+_CLAIMS, _RETRIED = len(MESSAGE_FIELDS), len(MESSAGE_FIELDS) + 1  # after the message's columns
 _EXTEND_LEASES = Q["deliveries.extend_leases"]
 _COMPLETE_MANY = Q["deliveries.complete_many"]
 _NEXT_DUE_AT = Q["deliveries.next_due_at"]
@@ -23,10 +24,7 @@ CHANNEL = "wirepost_deliveries"
 
 async def claim_due(db: Executor, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
     rows = await db.fetch(_CLAIM_DUE, now, limit, now + lease)
-    return [
-        Claimed(messages.from_record(r), claims=r["delivery_claims"], retried=r["delivery_retried"])
-        for r in rows
-    ]
+    return [Claimed(messages.from_columns(r), r[_CLAIMS], r[_RETRIED]) for r in rows]
 
 
 async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: datetime) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +21,18 @@ _PRUNE = Q["messages.prune"]
 
 
 def from_record(r: asyncpg.Record | Mapping[str, Any]) -> Message:
-    """Build a Message from a row holding every ``messages`` column (once per claimed
-    delivery, hence ``message_from_fields``)."""
-    values = {name: r[name] for name in MESSAGE_FIELDS}
+    """Build a Message from a row holding every ``messages`` column, read by name."""
+    return _message({name: r[name] for name in MESSAGE_FIELDS})
+
+
+def from_columns(row: Iterable[Any]) -> Message:
+    """Build a Message from a row that starts with every ``messages`` column in the order of
+    ``MESSAGE_FIELDS`` (further columns are ignored). Once per claimed delivery: by position it
+    costs about a third less than by name."""
+    return _message(dict(zip(MESSAGE_FIELDS, row, strict=False)))
+
+
+def _message(values: dict[str, Any]) -> Message:
     values["labels"] = tuple(values["labels"])
     if values["redact"] is not None:
         values["redact"] = tuple(values["redact"])

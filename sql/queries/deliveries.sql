@@ -17,7 +17,14 @@ WITH due AS (
 ), active AS (
     INSERT INTO events (at, message_id, state) SELECT $1, message_id, 'ACTIVE' FROM claimed
 )
-SELECT m.*, c.claims AS delivery_claims, c.retried AS delivery_retried
+-- The columns are Message's fields in their order, then the fence and the retry count: the claim
+-- reads them by position (wirepost.store.messages.from_columns), a third cheaper than by name.
+SELECT m.id, m.url, m.method, m.headers, m.body, m.max_retries, m.not_before, m.created_at,
+       m.retry_delay, m.timeout_ms, m.caller_ip, m.labels, m.topic_name, m.endpoint_name,
+       m.queue_name, m.schedule_id, m.callback, m.callback_headers, m.failure_callback,
+       m.failure_callback_headers, m.callback_options, m.flow_control_key, m.flow_control,
+       m.redact, m.dedup_id, m.source_message_id,
+       c.claims, c.retried
 FROM messages m JOIN claimed c ON c.message_id = m.id
 WHERE m.id = ANY (ARRAY(SELECT message_id FROM claimed));
 

@@ -6,7 +6,7 @@ import asyncpg
 
 from tests.factories import make_message
 from wirepost.clock import FixedClock
-from wirepost.domain import Delivered, GiveUp, Response, RetryLater
+from wirepost.domain import Claimed, Delivered, GiveUp, Response, RetryLater
 from wirepost.store import deliveries, messages
 
 LEASE = timedelta(seconds=30)
@@ -63,6 +63,13 @@ async def test_insert_many_stores_every_field_as_given(pool, clock: FixedClock):
     await messages.insert_many(pool, [full, bare], now=now)
     assert await messages.find(pool, full.id) == full
     assert await messages.find(pool, bare.id) == bare
+    # The claim reads its columns by position: every field, each with its own value, comes back.
+    later = now + timedelta(seconds=1)
+    claimed = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=later)
+    assert {c.message.id: c for c in claimed} == {
+        full.id: Claimed(full, 1, 0),
+        bare.id: Claimed(bare, 1, 0),
+    }
 
 
 async def test_claim_due_ignores_messages_not_yet_due(pool, clock: FixedClock):
