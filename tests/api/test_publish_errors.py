@@ -228,6 +228,14 @@ async def test_publish_accepts_public_destinations_without_allowlist(make_api, p
         assert response.status == 201, await response.text()
 
 
+async def test_publish_takes_a_hex_prefix_without_digits_as_a_host_name(make_api):
+    # "0x" is no IPv4 spelling (inet_aton refuses it): a name, checked when it is connected to.
+    # The destination check used to raise int()'s ValueError on it, answered as a cryptic 400.
+    api = await make_api(destination_allowlist=(), dev=False)
+    response = await raw_request(api, "POST", "/v2/publish/http://0x/hook", headers=AUTH)
+    assert response.status == 201, await response.text()
+
+
 async def test_publish_accepts_allowlisted_private_destination(make_api):
     api = await make_api(destination_allowlist=("10.0.0.0/8", "127.0.0.1/32"), dev=False)
     for destination in ("http://10.1.2.3/hook", "http://127.0.0.1:9/hook", "http://localhost/x"):

@@ -188,7 +188,7 @@ def test_check_host_refuses_private_literals_and_localhost(host: str) -> None:
         "1e100.net",
         "08.1",
         "1.2.3.4.5",
-        "0x",  # a hex prefix without digits: inet_aton refuses it, so it is a name (it was a 500)
+        "0x",  # a hex prefix without digits: inet_aton refuses it, so it is a name (was ValueError)
         "0X.1",
     ],
 )
