@@ -114,8 +114,8 @@ def add_ratios(groups: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
     return ratios
 
 
-ROUND_RATES = ("delivery_rate", "middle_rate")
-"""Rates kept per round (see harness.best_round) and compared round by round."""
+ROUND_RATES = {"delivery_rate": "delivered", "middle_rate": "middle 80 %"}
+"""Rates kept per round (see harness.best_round) and compared round by round, with their label."""
 
 
 def round_ratios(results: Iterable[dict[str, Any]], key: str) -> list[float] | None:
@@ -158,12 +158,11 @@ def add_round_ratios(groups: dict[str, list[dict[str, Any]]]) -> dict[str, dict[
 
 
 def _round_ratio_line(paired: dict[str, Any]) -> str:
-    labels = {"delivery_rate": "delivered", "middle_rate": "middle 80 %"}
     parts = [
-        f"{labels[key]} "
+        f"{label} "
         + ", ".join(f"{ratio:.2f}x" for ratio in paired[key]["per_round"])
         + f" (median {paired[key]['median']:.2f}x)"
-        for key in ROUND_RATES
+        for key, label in ROUND_RATES.items()
         if key in paired
     ]
     return "\n- Wirepost ÷ best peer round by round: " + "; ".join(parts)
