@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ramp-factor", type=float, default=1.2)
     parser.add_argument("--ramp-step-seconds", type=float, default=10.0)
     parser.add_argument("--ramp-max-rate", type=float, default=50_000.0)
-    parser.add_argument("--ramp-max-steps", type=int, default=14)
+    parser.add_argument("--ramp-max-steps", type=int, default=18)
     parser.add_argument("--fanout", type=int, default=4, help="endpoints in the fan-out group")
     parser.add_argument(
         "--database-url",

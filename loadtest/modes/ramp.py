@@ -3,7 +3,9 @@
 A step is sustained when every publish succeeded, the publishers reached 95 % of the target rate
 and, when publishing stopped, no more than one second's worth of messages was still undelivered.
 The answer is the highest sustained rate. Each step is a full steady phase (fresh database and
-process), so one overloaded step cannot slow the next.
+process), so one overloaded step cannot slow the next. When every step is sustained the ramp has
+not found the limit, only a floor under it: the result says so (`limit_found` false, and a note
+in the report).
 """
 
 from __future__ import annotations
@@ -45,7 +47,19 @@ async def ramp(
             break
         best = rate
         rate = round(rate * factor)
-    return {"highest_sustained_rate": best, "steps": steps, "last_step": steps[-1] if steps else {}}
+    limit_found = bool(steps) and not steps[-1]["sustained"]
+    outcome: dict[str, Any] = {
+        "highest_sustained_rate": best,
+        "limit_found": limit_found,
+        "steps": steps,
+        "last_step": steps[-1] if steps else {},
+    }
+    if steps and not limit_found:
+        outcome["notes"] = [
+            f"every step was sustained, the last at {best:,.0f} msg/s: the limit lies higher "
+            "(raise --ramp-max-steps or --ramp-start to find it)"
+        ]
+    return outcome
 
 
 def _step_summary(step: dict[str, Any]) -> dict[str, Any]:
