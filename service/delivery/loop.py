@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 
 KEYS_TTL_SECONDS = 1.0
 RECORD_LINGER_SECONDS = 0.005
-# After a wake-up, wait this long before claiming so that publishes committed meanwhile share one
-# claim: at 1,000 single publishes/s each commit woke the loop for a claim of one or two rows.
+# Claims after a wake-up start at least this long after the previous claim began, so that
+# publishes committed meanwhile share one claim: at 1,000 single publishes/s each commit woke the
+# loop for a claim of one or two rows. A wake-up after a quiet spell claims at once.
 CLAIM_LINGER_SECONDS = 0.003
 GATES_TTL_SECONDS = 1.0
 
@@ -66,6 +67,7 @@ class DeliveryLoop:
             1, min(settings.delivery_batch_size, settings.delivery_concurrency) // 2
         )
         self._signer_loaded = 0.0
+        self._claimed_at = -CLAIM_LINGER_SECONDS  # time.monotonic() when the last claim began
         self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # -- one pass (tests) -------------------------------------------------------------------
@@ -156,6 +158,7 @@ class DeliveryLoop:
         if (woken or self._gates_may_open) and await self._gates_present():
             self._gates_may_open = False
             await gates.admit(self._pool, now=now)
+        self._claimed_at = time.monotonic()
         claimed = await deliveries.claim_due(
             self._pool, limit=limit, lease=self._settings.lease, now=now
         )
@@ -169,7 +172,9 @@ class DeliveryLoop:
         if not self._wake.is_set():
             self._gates_may_open = True  # polled: a parked delivery's wait may have ended
         elif not stop.is_set():
-            await asyncio.sleep(CLAIM_LINGER_SECONDS)
+            linger = claim_linger(self._claimed_at, time.monotonic())
+            if linger:
+                await asyncio.sleep(linger)
 
     async def _gates_present(self) -> bool:
         """Whether any open queue or flow-control key exists, re-read at most once a second,
@@ -285,6 +290,16 @@ class DeliveryLoop:
                 self._signer, self._signer_key = Signer(keys.current), keys.current
             self._signer_loaded = time.monotonic()
         return self._signer
+
+
+def claim_linger(last_claim_began: float, now: float) -> float:
+    """Seconds a woken loop waits before claiming: what is left of CLAIM_LINGER_SECONDS since
+    the last claim began (monotonic times), 0 after a quiet spell.
+
+    At 1,000 publishes/s this keeps claims about 3 ms apart, as a fixed 3 ms wait after every
+    wake-up did, but a message published after a pause is claimed at once instead of 3 ms late.
+    """
+    return max(0.0, last_claim_began + CLAIM_LINGER_SECONDS - now)
 
 
 def _log_outcome(claimed: Claimed, outcome: Outcome) -> None:
