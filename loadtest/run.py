@@ -45,14 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="pgboss,graphile,pgqueuer",
         help="comma-separated peers to run beside Wirepost, or 'none'",
     )
-    parser.add_argument("-n", type=int, default=20_000, help="messages in drain (default 20000)")
+    parser.add_argument("-n", type=int, default=50_000, help="messages in drain (default 50000)")
     parser.add_argument("--rate", type=float, default=1000.0, help="steady rate, msg/s")
     parser.add_argument("--duration", type=float, default=10.0, help="steady duration, seconds")
     parser.add_argument("--backlog-sizes", default="1000,100000,1000000")
     parser.add_argument(
         "--backlog-measure",
         type=int,
-        default=20_000,
+        default=50_000,
         help="deliveries measured per backlog size (the rest is dropped with the database)",
     )
     parser.add_argument("--ramp-start", type=float, default=500.0)
