@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from loadtest.modes.ramp import ramp
 from loadtest.report import markdown, wirepost_problems
 
@@ -26,21 +28,25 @@ def _ramp(step: Any, max_steps: int) -> dict[str, Any]:
     )
 
 
-def test_the_first_failing_step_ends_the_ramp_and_marks_the_limit_found() -> None:
-    asked, step = _steps_passing_up_to(1_500)
-    outcome = _ramp(step, max_steps=10)
+@pytest.mark.parametrize(
+    ("limit", "max_steps", "best", "found"),
+    [(1_500, 10, 1_000, True), (1_000_000, 3, 2_000, False)],
+    ids=["a-step-fails", "every-step-passes"],
+)
+def test_the_ramp_stops_at_the_first_failing_step_or_when_its_steps_run_out(
+    limit: float, max_steps: int, best: float, found: bool
+) -> None:
+    asked, step = _steps_passing_up_to(limit)
+    outcome = _ramp(step, max_steps=max_steps)
     assert asked == [500, 1_000, 2_000]
-    assert outcome["highest_sustained_rate"] == 1_000
-    assert outcome["limit_found"] is True
-    assert "notes" not in outcome
+    assert outcome["highest_sustained_rate"] == best
+    assert outcome["limit_found"] is found
+    assert ("notes" in outcome) is not found  # only a floor is worth a note
 
 
-def test_a_ramp_that_passes_every_step_says_its_answer_is_only_a_floor() -> None:
-    asked, step = _steps_passing_up_to(1_000_000)
+def test_a_ramp_that_passes_every_step_says_in_the_report_its_answer_is_a_floor() -> None:
+    _, step = _steps_passing_up_to(1_000_000)
     outcome = _ramp(step, max_steps=3)
-    assert asked == [500, 1_000, 2_000]
-    assert outcome["highest_sustained_rate"] == 2_000
-    assert outcome["limit_found"] is False
     run = {
         "started_at": "t",
         "command": "c",
