@@ -7,7 +7,8 @@ the sink records `now - t`, counts duplicates by (path, seq), retries (`Upstash-
 than "0") and signature failures (answered 401, as a real receiver would). Control routes,
 polled by loadtest/run.py:
 
-- `GET /stats` counts; `?latency=1` adds p50/p95/p99; `?timeline=1` adds buckets of
+- `GET /stats` counts; `?latency=1` adds p50/p95/p99 and the middle-80 % rate (both read every
+  sample, so a poll of the counters alone stays cheap); `?timeline=1` adds buckets of
   `?bucket_ms=` (default 1000);
   `?since=<unix ns>` adds the delivery rate counted from that moment (see `rate_since`).
 - `POST /reset` forgets everything (between phases of a run).
@@ -119,8 +120,12 @@ class SinkStats:
         }
         if since_ns:
             stats["rate_since"] = self.rate_since(since_ns)
-        stats["middle_rate"] = self.middle_rate(since_ns)
         if latency:
+            # Like the percentiles, a pass over every sample (4.5 ms at 50,000 on a 2-core EPYC).
+            # The harness polls the counters every 50 ms while deliveries arrive: done on every
+            # poll it cost the sink, and so the queue sharing its machine, about 7 µs a delivery
+            # in a 50,000-message drain and 27 µs in a 200,000 one.
+            stats["middle_rate"] = self.middle_rate(since_ns)
             stats["latency_ms"] = summarize(self.latency_ms)
         if timeline:
             stats["timeline"] = self._timeline(bucket_ms)
