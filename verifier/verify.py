@@ -17,8 +17,8 @@ tests/unit/test_verify_fast.py holds the two to the same verdicts and reasons. P
 used only in the constructor, to vet each key as `jwt.decode` would (no PEM/SSH/DER/JWK-shaped
 keys; a warning on every check for keys under 32 bytes).
 
-Depends on PyJWT and the standard library only; does no I/O beyond reading the environment in
-the constructor.
+Depends on PyJWT and the standard library only (it uses orjson to parse the claims where that is
+installed); does no I/O beyond reading the environment in the constructor.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, NamedTuple
 
 import jwt
@@ -158,13 +158,37 @@ def _decode_segment(segment: bytes, name: str) -> bytes:
 _JSON_DECODER: Final = json.JSONDecoder()
 
 
-def _loads(data: bytes) -> Any:
-    """`json.loads(data)`, with a shortcut for the usual case: UTF-8 text that is one object.
+def _orjson_loads() -> Callable[[bytes], Any] | None:
+    """orjson's parser if it is installed: it is Wirepost's dependency, not the verifier's."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson.loads
 
+
+_FAST_LOADS: Final = _orjson_loads()
+_FLAT_TYPES: Final = frozenset({str, int, bool, type(None)})
+
+
+def _loads(data: bytes) -> Any:
+    """`json.loads(data)`, with shortcuts for the usual case: UTF-8 text that is one object.
+
+    orjson, where it is installed, parses strict RFC 8259 JSON about three times faster. Its
+    result is kept only for an object of strings, integers, booleans and nulls: orjson reads an
+    integer beyond 64 bits as a float, so a float or a nested value (which could hide one) goes to
+    `json`, as does everything orjson refuses (NaN, lone surrogates, a BOM, other encodings).
     Bytes starting with '{"' are UTF-8 to `json.loads` too (no BOM, no NUL), and when the object
     ends exactly at the end there is nothing left for it to check; anything else goes through
     `json.loads` itself, so results and error messages are the same.
     """
+    if _FAST_LOADS is not None:
+        try:
+            parsed = _FAST_LOADS(data)
+        except ValueError:  # orjson.JSONDecodeError
+            parsed = None
+        if type(parsed) is dict and _FLAT_TYPES.issuperset(map(type, parsed.values())):
+            return parsed
     if data.startswith(b'{"'):
         text = data.decode("utf-8", "surrogatepass")
         parsed, end = _JSON_DECODER.raw_decode(text)
@@ -269,8 +293,34 @@ def _check_times(claims: dict[str, Any], leeway: int) -> None:
         )
 
 
+def _usual_claims_pass(claims: dict[str, Any], leeway: int) -> bool:
+    """True when the claims pass every check of `_check_claims` with plain values: the times
+    whole numbers (not bools or floats), the strings strings. Anything else is left to
+    `_check_claims`, which words the failure as PyJWT does (or accepts, say, a float `exp`)."""
+    now = time.time()
+    issued_at = claims.get(CLAIM_ISSUED_AT, 0)
+    not_before = claims.get(CLAIM_NOT_BEFORE)
+    expires_at = claims.get(CLAIM_EXPIRES_AT)
+    return (
+        type(issued_at) is int
+        and type(not_before) is int
+        and type(expires_at) is int
+        and issued_at <= now + leeway
+        and not_before <= now + leeway
+        and expires_at > now - leeway
+        and type(claims.get(CLAIM_ISSUER)) is str
+        and claims[CLAIM_ISSUER] == ISSUER
+        and type(claims.get(CLAIM_SUBJECT)) is str
+        and claims.get(CLAIM_BODY_HASH) is not None
+        and not claims.get(CLAIM_AUDIENCE)
+        and type(claims.get(CLAIM_TOKEN_ID, "")) is str
+    )
+
+
 def _check_claims(claims: dict[str, Any], leeway: int) -> None:
     """The registered claims, in PyJWT's order."""
+    if _usual_claims_pass(claims, leeway):
+        return
     for claim in REQUIRED_CLAIMS:
         if claims.get(claim) is None:
             raise SignatureError(f"token has no {claim!r} claim")

@@ -280,6 +280,45 @@ def test_verify_agrees_with_receivers_on_time_claim_types(
     _assert_same_verdicts(token, b"{}", URL, tolerance)
 
 
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("aud", "x"),
+        ("aud", ["x"]),
+        ("aud", ""),
+        ("jti", None),
+        ("jti", 7),
+        ("iat", None),
+        ("iat", True),
+        ("iat", 3600),
+        ("exp", -30),
+        ("nbf", 3600),
+        ("nbf", 1.5),
+        ("iss", "upstash"),
+        ("iss", None),
+        ("sub", 7),
+        ("body", None),
+        ("body", 7),
+        ("extra", 2**64),
+        ("extra", -(2**63) - 1),
+        ("extra", [2**70]),
+        ("extra", {"n": 2**70}),
+        ("extra", 0.1),
+    ],
+)
+def test_verify_agrees_with_receivers_when_one_claim_is_unusual(claim: str, value: Any) -> None:
+    """The shortcut for usual claims and orjson's parse pass only what the full checks pass, and
+    return the same claims: each case changes one claim of a genuine token. Times are offsets."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"iss": "Upstash", "sub": URL, "exp": now + 300, "nbf": now}
+    claims |= {"iat": now, "jti": "jwt_0123456789abcdef", "body": body_hash(b"{}")}
+    is_offset = claim in ("exp", "nbf", "iat") and type(value) is int
+    claims[claim] = now + value if is_offset else value
+    token = _hand_token(PLAIN_HEADER, json.dumps(claims).encode(), DEV_CURRENT_SIGNING_KEY)
+
+    _assert_same_verdicts(token, b"{}", URL, 0)
+
+
 mutations = st.lists(
     st.one_of(
         st.tuples(st.just("replace"), st.integers(0, 400), st.sampled_from("AQgwBE-_+/=.é ~0")),
