@@ -28,6 +28,7 @@ import qstash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import wirepost_verify.verify
 from wirepost.signing import DEV_CURRENT_SIGNING_KEY, DEV_NEXT_SIGNING_KEY, Signer
 from wirepost_verify import REQUIRED_CLAIMS, SignatureError, Verifier, body_hash
 
@@ -306,9 +307,15 @@ def test_verify_agrees_with_receivers_on_time_claim_types(
         ("extra", 0.1),
     ],
 )
-def test_verify_agrees_with_receivers_when_one_claim_is_unusual(claim: str, value: Any) -> None:
+@pytest.mark.parametrize("parser", ["orjson", "json only"])
+def test_verify_agrees_with_receivers_when_one_claim_is_unusual(
+    claim: str, value: Any, parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The shortcut for usual claims and orjson's parse pass only what the full checks pass, and
-    return the same claims: each case changes one claim of a genuine token. Times are offsets."""
+    return the same claims: each case changes one claim of a genuine token. Times are offsets.
+    "json only" is a receiver without orjson installed."""
+    if parser == "json only":
+        monkeypatch.setattr(wirepost_verify.verify, "_FAST_LOADS", None)
     now = int(time.time())
     claims: dict[str, Any] = {"iss": "Upstash", "sub": URL, "exp": now + 300, "nbf": now}
     claims |= {"iat": now, "jti": "jwt_0123456789abcdef", "body": body_hash(b"{}")}
