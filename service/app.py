@@ -93,7 +93,12 @@ async def _lifecycle(
         if settings.run_delivery:
             client = delivery_client(settings, policy)
             loop = DeliveryLoop(
-                settings, pool, clock, Dispatcher(client, settings), wake=waker.local
+                settings,
+                pool,
+                clock,
+                Dispatcher(client, settings),
+                wake=waker.local,
+                own_origin=waker.origin,
             )
             start(loop.run(stop), "delivery")
         if settings.run_scheduler:

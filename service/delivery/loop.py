@@ -47,8 +47,12 @@ class DeliveryLoop:
         clock: Clock,
         dispatcher: Dispatcher,
         wake: asyncio.Event | None = None,
+        own_origin: str | None = None,
     ) -> None:
+        """``wake`` is set in-process when work commits; NOTIFYs from ``own_origin`` (this
+        process's ``Waker``, which sets ``wake`` itself) are skipped."""
         self._settings = settings
+        self._own_origin = own_origin
         self._pool = pool
         self._clock = clock
         self._dispatcher = dispatcher
@@ -257,7 +261,7 @@ class DeliveryLoop:
                 conn = await listen(
                     self._settings.database_url,
                     [deliveries.CHANNEL],
-                    lambda _channel: self._wake.set(),
+                    self._on_notify,
                 )
             except Exception as exc:
                 log_pass_error(logger, "delivery_loop_error", exc)
@@ -273,6 +277,10 @@ class DeliveryLoop:
             finally:
                 if not conn.is_closed():
                     await conn.close()
+
+    def _on_notify(self, _channel: str, origin: str) -> None:
+        if origin != self._own_origin:  # another process's work: this one's woke us already
+            self._wake.set()
 
     async def _drain(self) -> None:
         """On stop: let attempts in flight finish (their leases fence them if they don't)."""

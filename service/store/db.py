@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -120,9 +120,12 @@ def is_unstorable_text(exc: BaseException) -> bool:
     return isinstance(exc, UNSTORABLE_TEXT_ERRORS)
 
 
-async def listen(dsn: str, channels: Sequence[str], on_notify: Any) -> asyncpg.Connection:
-    """A dedicated connection LISTENing on ``channels``; ``on_notify(channel)`` on each NOTIFY."""
+async def listen(
+    dsn: str, channels: Sequence[str], on_notify: Callable[[str, str], None]
+) -> asyncpg.Connection:
+    """A dedicated connection LISTENing on ``channels``; ``on_notify(channel, payload)`` on each
+    NOTIFY."""
     conn = await connect(dsn)
     for channel in channels:
-        await conn.add_listener(channel, lambda _c, _pid, ch, _payload: on_notify(ch))
+        await conn.add_listener(channel, lambda _c, _pid, ch, payload: on_notify(ch, payload))
     return conn

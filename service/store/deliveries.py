@@ -78,6 +78,7 @@ async def count_pending(db: Executor) -> int:
     return int(await db.fetchval(_COUNT_PENDING))
 
 
-async def notify(db: Executor) -> None:
-    """Tell every replica's delivery loop (LISTENing on ``CHANNEL``) that work came due."""
-    await db.execute(_NOTIFY)
+async def notify(db: Executor, *, origin: str) -> None:
+    """Tell every replica's delivery loop (LISTENing on ``CHANNEL``) that work came due;
+    ``origin`` names the sender, whose own loop skips the notification."""
+    await db.execute(_NOTIFY, origin)

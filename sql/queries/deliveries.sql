@@ -107,5 +107,6 @@ SELECT least(
 SELECT count(*) FROM deliveries;
 
 -- name: notify
--- Wake the delivery loops of every replica (sent after a commit that made work due).
-SELECT pg_notify('wirepost_deliveries', '');
+-- Wake the delivery loops of every replica (sent after a commit that made work due). The payload
+-- $1 names the sending process, whose own loop was woken in-process and skips it.
+SELECT pg_notify('wirepost_deliveries', $1);

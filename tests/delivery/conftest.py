@@ -27,19 +27,24 @@ Publish = Callable[..., Awaitable[Message]]
 
 @pytest.fixture
 async def make_loop(pool: asyncpg.Pool, clock: FixedClock) -> AsyncIterator[MakeLoop]:
-    """``await make_loop(settings, wake=None, resolver=None)``: a DeliveryLoop with its own
-    client (closed after the test) built like ``app.delivery_client``, optionally resolving names
-    through ``resolver``."""
+    """``await make_loop(settings, wake=None, resolver=None, own_origin=None)``: a DeliveryLoop
+    with its own client (closed after the test) built like ``app.delivery_client``, optionally
+    resolving names through ``resolver``."""
     clients: list[DeliveryClient] = []
 
     async def make(
-        settings: Settings, *, wake: Any = None, resolver: Resolver | None = None
+        settings: Settings,
+        *,
+        wake: Any = None,
+        resolver: Resolver | None = None,
+        own_origin: str | None = None,
     ) -> DeliveryLoop:
         await app.prepare_signing_keys(pool, settings)
         policy = app.destination_policy(settings)
         client = DeliveryClient(policy, limit=settings.delivery_concurrency, resolver=resolver)
         clients.append(client)
-        return DeliveryLoop(settings, pool, clock, Dispatcher(client, settings), wake=wake)
+        dispatcher = Dispatcher(client, settings)
+        return DeliveryLoop(settings, pool, clock, dispatcher, wake=wake, own_origin=own_origin)
 
     yield make
     for client in clients:

@@ -1,5 +1,6 @@
-"""DeliveryLoop.run(stop) as a task: wakes on a publish instead of waiting for its poll, and
-stops cleanly, finishing the attempts in flight."""
+"""DeliveryLoop.run(stop) as a task: wakes on a publish instead of waiting for its poll (its own
+process's in-process, another's through NOTIFY), and stops cleanly, finishing the attempts in
+flight."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tests.conftest import wait_until
 from tests.delivery.outbox_state import available_at, states_of
 from tests.receiver import Reply
 from wirepost.domain import State
+from wirepost.store import deliveries
+from wirepost.store.db import listen
 from wirepost.wakeup import Waker
 
 LONG_POLL = timedelta(seconds=60)
@@ -97,3 +100,52 @@ async def test_stop_lets_the_attempt_in_flight_finish_and_records_it(
 
     assert await available_at(pool, message.id) is None
     assert (await states_of(pool, message.id))[-1] == State.DELIVERED
+
+
+async def test_a_notification_from_another_process_wakes_the_loop(
+    pool, clock, make_settings, receiver, make_loop, publish
+):
+    settings = make_settings(poll_interval=LONG_POLL)
+    other_process = Waker()  # its in-process wake-up is not the loop's
+    loop = await make_loop(settings, wake=asyncio.Event(), own_origin=Waker().origin)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(loop.run(stop)),
+        asyncio.create_task(other_process.run(pool, stop)),
+    ]
+    try:
+        await settle(pool)
+        started = time.monotonic()
+        message = await publish(receiver.url(), waker=other_process)
+        await wait_until(lambda: receiver.requests, timeout=5)
+        assert time.monotonic() - started < 2.0
+        assert receiver.requests[0].headers["Upstash-Message-Id"] == message.id
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+
+
+async def test_the_loop_skips_notifications_from_its_own_process(
+    pool, clock, make_settings, receiver, make_loop, publish
+):
+    """Its own process woke it in-process already; answering the echo would claim again."""
+    settings = make_settings(poll_interval=LONG_POLL)
+    waker = Waker()
+    loop = await make_loop(settings, wake=asyncio.Event(), own_origin=waker.origin)
+    sent: list[str] = []
+    watcher = await listen(
+        settings.database_url, [deliveries.CHANNEL], lambda _channel, origin: sent.append(origin)
+    )
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(loop.run(stop)), asyncio.create_task(waker.run(pool, stop))]
+    try:
+        await settle(pool)
+        await publish(receiver.url(), waker=waker)
+        await wait_until(lambda: sent, timeout=5)  # the notification went out
+        await asyncio.sleep(1.0)
+        assert sent == [waker.origin]
+        assert receiver.requests == []
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+        await watcher.close()
