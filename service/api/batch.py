@@ -20,7 +20,15 @@ from multidict import CIMultiDict
 
 from wirepost import publishing
 from wirepost.api import parse
-from wirepost.api.publish import GroupLookup, Planned, answer, answer_status, plan, read_body
+from wirepost.api.publish import (
+    GroupLookup,
+    Planned,
+    Templates,
+    answer,
+    answer_status,
+    plan,
+    read_body,
+)
 from wirepost.api.queues import check_name
 from wirepost.api.shapes import json_response
 from wirepost.api.state import state_of
@@ -123,6 +131,7 @@ async def batch(request: web.Request) -> web.Response:
     items = parse_batch(raw, state.settings.max_body_size)
     now = state.clock.now()
     groups = GroupLookup(state.pool)
+    templates = Templates(state.settings, now=now, caller_ip=request.remote)
     planned: list[Planned] = []
     for index, item in enumerate(items):
         target = parse.split_target(item.destination, "")
@@ -136,9 +145,8 @@ async def batch(request: web.Request) -> web.Response:
                     target,
                     headers,
                     item.body,
-                    now=now,
-                    caller_ip=request.remote,
                     groups=groups,
+                    templates=templates,
                     **fields,
                 )
             )

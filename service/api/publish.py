@@ -19,6 +19,7 @@ from wirepost import publishing
 from wirepost.api import parse, spec
 from wirepost.api.shapes import json_response
 from wirepost.api.state import ApiState, state_of
+from wirepost.config import Settings
 from wirepost.destination import DestinationPolicy, validate_destination_url
 from wirepost.domain import Endpoint, Message
 from wirepost.errors import InvalidRequest, NotFound, PayloadTooLarge
@@ -73,6 +74,34 @@ class GroupLookup:
         return self._seen[name]
 
 
+class Templates:
+    """What ``spec.build_template`` makes of each distinct set of headers in one request, built
+    once: the items of a ``/v2/batch`` usually carry the same headers, and building a template
+    for each took a third of the batch's CPU per message. A template holds no body (the
+    messages get theirs from ``spec.for_destination``)."""
+
+    def __init__(self, settings: Settings, *, now: datetime, caller_ip: str | None) -> None:
+        self._settings = settings
+        self._now = now
+        self._caller_ip = caller_ip
+        self._built: dict[tuple[object, ...], Message] = {}
+
+    def get(self, headers: parse.PublishHeaders) -> Message:
+        """The template for ``headers``; raises InvalidRequest as ``build_template`` does."""
+        key = (*headers.headers.items(), None, *headers.query_config.items())
+        template = self._built.get(key)
+        if template is None:
+            template = spec.build_template(
+                headers,
+                body=b"",
+                settings=self._settings,
+                now=self._now,
+                caller_ip=self._caller_ip,
+            )
+            self._built[key] = template
+        return template
+
+
 @dataclass(frozen=True)
 class Planned:
     """The messages one publish stores: one for a URL, one per endpoint for a URL group."""
@@ -87,21 +116,18 @@ async def plan(
     headers: parse.PublishHeaders,
     body: bytes,
     *,
-    now: datetime,
-    caller_ip: str | None,
     groups: GroupLookup,
+    templates: Templates,
     **fields: object,
 ) -> Planned:
     """Validate a publish and build its messages (nothing is stored). ``fields`` are set on
-    every message (e.g. ``queue_name``). Raises InvalidRequest, or NotFound for an unknown
-    group."""
+    every message (e.g. ``queue_name``); ``templates`` shares templates between the publishes of
+    one request. Raises InvalidRequest, or NotFound for an unknown group."""
     if headers.get("Upstash-Cron"):
         raise InvalidRequest(
             "Upstash-Cron belongs on POST /v2/schedules/<destination>: a publish is delivered once"
         )
-    template = spec.build_template(
-        headers, body=body, settings=state.settings, now=now, caller_ip=caller_ip
-    )
+    template = templates.get(headers)
     if fields.get("queue_name") and headers.get("Upstash-Flow-Control-Key"):
         raise InvalidRequest(
             "Upstash-Flow-Control-Key cannot be combined with a queue: the "
@@ -116,7 +142,7 @@ async def plan(
     destination = target.destination
     if target.is_url:
         url = check_destination(state, destination)
-        return Planned([spec.for_destination(template, headers, url, **fields)])
+        return Planned([spec.for_destination(template, headers, url, body=body, **fields)])
     if "://" in destination:
         raise InvalidRequest(
             f"destination must start with http:// or https://, got {destination[:100]!r}"
@@ -131,7 +157,13 @@ async def plan(
         )
     messages = [
         spec.for_destination(
-            template, headers, e.url, topic_name=destination, endpoint_name=e.name, **fields
+            template,
+            headers,
+            e.url,
+            body=body,
+            topic_name=destination,
+            endpoint_name=e.name,
+            **fields,
         )
         for e in endpoints
     ]
@@ -172,9 +204,8 @@ async def publish_to(request: web.Request, target: parse.Target, **fields: objec
         target,
         headers,
         body,
-        now=now,
-        caller_ip=request.remote,
         groups=GroupLookup(state.pool),
+        templates=Templates(state.settings, now=now, caller_ip=request.remote),
         **fields,
     )
     results = await publishing.publish(

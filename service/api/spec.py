@@ -109,14 +109,15 @@ def build_template(
 
 
 def for_destination(
-    template: Message, headers: PublishHeaders, url: str, **fields: object
+    template: Message, headers: PublishHeaders, url: str, *, body: bytes, **fields: object
 ) -> Message:
-    """The message for one destination URL, with a fresh id and its deduplication key."""
+    """The message of ``body`` for one destination URL, with a fresh id and its deduplication
+    key (a template may be shared by publishes of different bodies)."""
     if fields.get("queue_name") and template.flow_control_key:
         raise InvalidRequest(
             "Upstash-Flow-Control-Key cannot be combined with a queue: the "
             "queue's parallelism already limits it (POST /v2/queues)"
         )
     scope = url if fields.get("topic_name") or template.topic_name else ""
-    key = parse.dedup_key(headers, url, template.body, template.headers, scope=scope)
-    return template.evolve(id=new_id("msg_"), url=url, dedup_id=key, **fields)
+    key = parse.dedup_key(headers, url, body, template.headers, scope=scope)
+    return template.evolve(id=new_id("msg_"), url=url, body=body, dedup_id=key, **fields)

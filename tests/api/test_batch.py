@@ -95,6 +95,36 @@ async def test_batch_header_keys_in_any_case(api, pool, clock):
     assert stored.method == "PUT"
 
 
+async def test_batch_items_sharing_headers_keep_their_own_body_and_config(api, pool, clock):
+    # Items with the same headers share one template; each keeps its own body, dedup key and
+    # the config of its own headers and destination query.
+    same = {"Upstash-Retries": "1", "Upstash-Content-Based-Deduplication": "true"}
+    answers = await post_batch(
+        api,
+        [
+            {"destination": A, "headers": same, "body": "one"},
+            {"destination": A, "headers": {"Upstash-Retries": "2"}, "body": "two"},
+            {"destination": A, "headers": same, "body": "three"},
+            {"destination": A + "?upstash-delay=10s", "headers": same, "body": "four"},
+        ],
+    )
+    assert not any(a.get("deduplicated") for a in answers)
+    stored = [await messages.find(pool, a["messageId"]) for a in answers]
+    assert [(m.body, m.max_retries) for m in stored if m] == [
+        (b"one", 1),
+        (b"two", 2),
+        (b"three", 1),
+        (b"four", 1),
+    ]
+    assert [m.not_before - clock.now() for m in stored if m] == [timedelta(0)] * 3 + [
+        timedelta(seconds=10)
+    ]
+    assert len({m.dedup_id for m in stored if m}) == 4
+    items = [{"destination": A, "headers": same, "body": "three"}]
+    [again] = await post_batch(api, items, status=202)
+    assert again == {"messageId": answers[2]["messageId"], "url": A, "deduplicated": True}
+
+
 async def test_batch_from_the_python_sdk_round_trips(api, pool):
     await make_group(api, "g", [A, B])
     body = prepare_batch_message_body(
