@@ -46,3 +46,31 @@ async def test_insert_raises_what_the_database_raised(pool: asyncpg.Pool, clock:
     await group.insert([message], now=clock.now())
     with pytest.raises(asyncpg.UniqueViolationError):
         await group.insert([message], now=clock.now())
+
+
+async def test_two_inserts_run_at_once_and_no_more(pool: asyncpg.Pool, clock: FixedClock):
+    # While one statement waits (here on a lock, in production on its commit), a second one
+    # takes the publishes that queued meanwhile; a third waits for either to finish.
+    group = GroupCommit(pool)
+    blocked_inserts = """
+        SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'
+          AND query LIKE '-- Store messages with their deliveries%'"""  # messages.insert_many
+    async with pool.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE events IN SHARE MODE")  # blocks every insert
+        tasks = []
+        for _ in range(5):
+            tasks.append(
+                asyncio.create_task(group.insert([make_message(clock.now())], now=clock.now()))
+            )
+            await asyncio.sleep(0.05)
+        async with pool.acquire() as watcher:
+            for _ in range(100):
+                if await watcher.fetchval(blocked_inserts) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)
+            assert await watcher.fetchval(blocked_inserts) == 2
+        assert not any(t.done() for t in tasks)
+    await asyncio.gather(*tasks)
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 5
