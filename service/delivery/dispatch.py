@@ -8,13 +8,14 @@ are not followed (DESIGN decision 7). Response bodies are read up to a cap.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from wirepost.clock import Clock
 from wirepost.config import Settings
-from wirepost.delivery.http import DeliveryClient
+from wirepost.delivery.http import DeliveryClient, HttpResponse
 from wirepost.delivery.http_protocol import DeliveryError, RequestError
 from wirepost.delivery.retry import next_retry_delay
 from wirepost.destination import DestinationRefused
@@ -117,29 +118,66 @@ class Dispatcher:
         return min(self._max_timeout, m.timeout_ms / 1000)
 
     async def attempt(self, claimed: Claimed, signer: Signer, clock: Clock) -> Outcome:
-        """Sign and send one attempt and classify what came back. The client checks the
-        destination guard on the host and every resolved address whenever it opens a
-        connection; a refusal gives up at once, as does a request that cannot be sent."""
+        """``start`` one attempt and wait for its outcome (raises what ``start`` reports)."""
+        done: asyncio.Future[Outcome | Exception] = asyncio.get_running_loop().create_future()
+        self.start(claimed, signer, clock, lambda _claimed, result: done.set_result(result))
+        result = await done
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def start(
+        self,
+        claimed: Claimed,
+        signer: Signer,
+        clock: Clock,
+        on_outcome: Callable[[Claimed, Outcome | Exception], None],
+    ) -> None:
+        """Sign and send one attempt; ``on_outcome(claimed, outcome)`` follows once, from the
+        response's callback. The client checks the destination guard on the host and every
+        resolved address whenever it opens a connection; a refusal gives up at once, as does a
+        request that cannot be sent. Anything else that goes wrong (a bug, not the destination)
+        is passed on as the exception instead of an outcome."""
         m = claimed.message
-        signature = signer.sign(url=m.url, body=m.body, now=int(time.time()))
         seconds = self._timeout(m)
+
+        def answered(result: HttpResponse | BaseException) -> None:
+            try:
+                outcome: Outcome | Exception = self._outcome(claimed, result, clock)
+            except Exception as exc:
+                outcome = exc
+            on_outcome(claimed, outcome)
+
         try:
-            resp = await self._client.request(
-                m.method,
-                m.url,
-                request_headers(m, claimed.retried, signature),
-                m.body,
-                timeout=seconds,
-                connect_timeout=min(seconds, 30.0),
-                body_limit=self._body_limit,
-            )
-        except DestinationRefused as exc:
-            return GiveUp(f"destination refused: {exc}", Response())
-        except RequestError as exc:
-            return GiveUp(f"invalid request: {exc}", Response())
-        except DeliveryError as exc:
-            return classify(claimed, Response(), str(exc), clock.now())
-        response = Response(resp.status, response_headers(resp.headers), resp.body)
-        if 200 <= resp.status < 300:
+            signature = signer.sign(url=m.url, body=m.body, now=int(time.time()))
+            headers = request_headers(m, claimed.retried, signature)
+        except Exception as exc:
+            on_outcome(claimed, exc)
+            return
+        self._client.start(
+            m.method,
+            m.url,
+            headers,
+            m.body,
+            timeout=seconds,
+            connect_timeout=min(seconds, 30.0),
+            body_limit=self._body_limit,
+            on_done=answered,
+        )
+
+    @staticmethod
+    def _outcome(claimed: Claimed, result: HttpResponse | BaseException, clock: Clock) -> Outcome:
+        """What the client's answer means for the message; re-raises an exception that is
+        neither the destination's doing nor a request that cannot be sent."""
+        if isinstance(result, DestinationRefused):
+            return GiveUp(f"destination refused: {result}", Response())
+        if isinstance(result, RequestError):
+            return GiveUp(f"invalid request: {result}", Response())
+        if isinstance(result, DeliveryError):
+            return classify(claimed, Response(), str(result), clock.now())
+        if isinstance(result, BaseException):
+            raise result
+        response = Response(result.status, response_headers(result.headers), result.body)
+        if 200 <= result.status < 300:
             return Delivered(response)
         return classify(claimed, response, None, clock.now())

@@ -21,7 +21,7 @@ import os
 import socket
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import NamedTuple, cast
 
 import httptools
@@ -91,6 +91,7 @@ class DeliveryClient:
         self._closed = False
         self._bound_loop: asyncio.AbstractEventLoop | None = None
         self._targets: dict[str, Target] = {}
+        self._tasks: set[asyncio.Task[HttpResponse]] = set()  # requests started by start()
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         """The loop this client's connections live on, looked up once: on Python 3.11
@@ -123,27 +124,108 @@ class DeliveryClient:
         target = target_of(url) if isinstance(url, URL) else self._target(url)
         key = target.key
         data = request_head(method, target, headers, len(body)) + body
-        deadline = self._loop().time() + timeout
-        expiry = _Expiry(deadline, timeout, connect_timeout)
+        expiry = _Expiry(self._loop().time() + timeout, timeout, connect_timeout)
         head = method == "HEAD"
-        conn = self._take_idle(key)
-        for fresh in (False, True):
-            if conn is None:
-                conn = await self._acquire(key, expiry, fresh=fresh)
-            waiter = conn.send(data, body_limit, head=head, expiry=expiry)
-            try:
-                response = await waiter
-            except NoResponse:
-                if fresh or not conn.reused:
-                    raise
-                conn = None  # the server closed it as we sent: once more on a new connection
-                continue
-            except BaseException:
-                conn.close()
+        conn = self._take_idle(key) or await self._acquire(key, expiry, fresh=False)
+        try:
+            return await self._exchange(conn, data, body_limit, head, expiry)
+        except NoResponse:
+            if not conn.reused:
                 raise
-            self._release(conn)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+        # The server closed the reused connection as we sent: once more on a new connection.
+        return await self._exchange_anew(key, data, body_limit, head, expiry)
+
+    def start(
+        self,
+        method: str,
+        url: str,
+        headers: RequestHeaders,
+        body: bytes,
+        *,
+        timeout: float,
+        connect_timeout: float,
+        body_limit: int,
+        on_done: Callable[[HttpResponse | BaseException], None],
+    ) -> None:
+        """``request``, with ``on_done(response or the exception request would raise)`` called
+        once instead of a coroutine to await. On an idle keep-alive connection (the usual case
+        under load) the request is written at once and answered from the response's callback,
+        with no task: a task and its coroutines cost 4.4 µs a request, a callback 0.6 µs (batches
+        of 400 on uvloop). Otherwise ``request`` runs as a task."""
+        try:
+            if self._closed:
+                raise DeliveryError("the delivery client is closed")
+            target = self._target(url)
+            data = request_head(method, target, headers, len(body)) + body
+        except DeliveryError as exc:
+            on_done(exc)
+            return
+        conn = self._take_idle(target.key)
+        if conn is None:
+            self._in_task(
+                self.request(
+                    method,
+                    url,
+                    headers,
+                    body,
+                    timeout=timeout,
+                    connect_timeout=connect_timeout,
+                    body_limit=body_limit,
+                ),
+                on_done,
+            )
+            return
+        expiry = _Expiry(self._loop().time() + timeout, timeout, connect_timeout)
+        head = method == "HEAD"
+
+        def answered(waiter: asyncio.Future[HttpResponse]) -> None:
+            error = waiter.exception()
+            if error is None:
+                self._release(conn)
+                on_done(waiter.result())
+            elif isinstance(error, NoResponse) and conn.reused:
+                anew = self._exchange_anew(target.key, data, body_limit, head, expiry)
+                self._in_task(anew, on_done)  # as request does
+            else:
+                conn.close()
+                on_done(error)
+
+        conn.send(data, body_limit, head=head, expiry=expiry).add_done_callback(answered)
+
+    async def _exchange(
+        self, conn: _Connection, data: bytes, body_limit: int, head: bool, expiry: _Expiry
+    ) -> HttpResponse:
+        """One request on ``conn``: released after its response, closed after an error."""
+        try:
+            response = await conn.send(data, body_limit, head=head, expiry=expiry)
+        except BaseException:
+            conn.close()
+            raise
+        self._release(conn)
+        return response
+
+    async def _exchange_anew(
+        self, key: PoolKey, data: bytes, body_limit: int, head: bool, expiry: _Expiry
+    ) -> HttpResponse:
+        conn = await self._acquire(key, expiry, fresh=True)
+        return await self._exchange(conn, data, body_limit, head, expiry)
+
+    def _in_task(
+        self,
+        request: Coroutine[object, object, HttpResponse],
+        on_done: Callable[[HttpResponse | BaseException], None],
+    ) -> None:
+        task = self._loop().create_task(request)
+        self._tasks.add(task)
+
+        def finished(task: asyncio.Task[HttpResponse]) -> None:
+            self._tasks.discard(task)
+            if task.cancelled():  # only when the event loop shuts down
+                on_done(DeliveryError("request cancelled"))
+            else:
+                on_done(task.exception() or task.result())
+
+        task.add_done_callback(finished)
 
     def _target(self, url: str) -> Target:
         target = self._targets.get(url)

@@ -14,6 +14,7 @@ ever open across an HTTP call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import datetime
@@ -58,7 +59,8 @@ class DeliveryLoop:
         self._dispatcher = dispatcher
         self._wake = wake or asyncio.Event()
         self._inflight: dict[str, Claimed] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._none_inflight = asyncio.Event()
+        self._none_inflight.set()
         self._finished: list[tuple[Claimed, Outcome]] = []
         self._finished_ready = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -72,7 +74,6 @@ class DeliveryLoop:
         )
         self._signer_loaded = 0.0
         self._claimed_at = -CLAIM_LINGER_SECONDS  # time.monotonic() when the last claim began
-        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # -- one pass (tests) -------------------------------------------------------------------
 
@@ -116,9 +117,6 @@ class DeliveryLoop:
     # -- the long-running loop ----------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        # Looked up once: asyncio.create_task() asks for the running loop on every call, a
-        # getpid() system call on Python 3.11, and _start runs once per delivery.
-        self._event_loop = asyncio.get_running_loop()
         helpers = [
             asyncio.create_task(self._record_forever(stop), name="delivery-recorder"),
             asyncio.create_task(self._renew_forever(stop), name="delivery-lease-renewer"),
@@ -197,29 +195,30 @@ class DeliveryLoop:
 
     def _start(self, claimed: Claimed, signer: Signer) -> None:
         self._inflight[claimed.message.id] = claimed
-        loop = self._event_loop or asyncio.get_running_loop()
-        task = loop.create_task(self._attempt(claimed, signer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._none_inflight.clear()
+        self._dispatcher.start(claimed, signer, self._clock, self._attempted)
 
-    async def _attempt(self, claimed: Claimed, signer: Signer) -> None:
-        try:
-            outcome = await self._dispatcher.attempt(claimed, signer, self._clock)
-        except Exception:
+    def _attempted(self, claimed: Claimed, outcome: Outcome | Exception) -> None:
+        """The dispatcher's callback: queue the outcome for the recorder, free the slot."""
+        if isinstance(outcome, Exception):
             # A bug, not a destination problem: leave the lease to expire and retry later.
-            logger.exception("delivery_attempt_crashed", extra={"message_id": claimed.message.id})
-            self._inflight.pop(claimed.message.id, None)
-            self._slot_freed.set()
-            return
-        self._finished.append((claimed, outcome))
-        self._finished_ready.set()
+            logger.error(
+                "delivery_attempt_crashed",
+                exc_info=outcome,
+                extra={"message_id": claimed.message.id},
+            )
+        else:
+            self._finished.append((claimed, outcome))
+            self._finished_ready.set()
         self._inflight.pop(claimed.message.id, None)
+        if not self._inflight:
+            self._none_inflight.set()
         self._slot_freed.set()
 
     async def _record_forever(self, stop: asyncio.Event) -> None:
-        while not (stop.is_set() and not self._tasks and not self._finished):
+        while not (stop.is_set() and not self._inflight and not self._finished):
             await self._finished_ready.wait()
-            if len(self._finished) < self._claim_threshold and self._tasks and not stop.is_set():
+            if len(self._finished) < self._claim_threshold and self._inflight and not stop.is_set():
                 # Linger briefly so one statement records many outcomes, not one or two.
                 await asyncio.sleep(RECORD_LINGER_SECONDS)
             self._finished_ready.clear()
@@ -283,11 +282,10 @@ class DeliveryLoop:
             self._wake.set()
 
     async def _drain(self) -> None:
-        """On stop: let attempts in flight finish (their leases fence them if they don't)."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=10)
-            for task in pending:
-                task.cancel()
+        """On stop: let attempts in flight finish for up to 10 s (the leases of those still
+        unanswered expire, and they are delivered again)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._none_inflight.wait(), timeout=10)
 
     async def _current_signer(self) -> Signer:
         """The signer for the current key, re-read often so a rotation on any replica applies

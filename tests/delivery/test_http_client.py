@@ -138,6 +138,16 @@ async def client() -> AsyncIterator[DeliveryClient]:
     await client.close()
 
 
+_ENTRY = {"via": "request"}
+
+
+@pytest.fixture(autouse=True, params=["request", "start"])
+def entry(request: pytest.FixtureRequest) -> None:
+    """Every test through both ways in (see ``post``): ``await client.request(...)`` and the
+    task-free ``client.start(..., on_done=...)`` that the delivery loop uses."""
+    _ENTRY["via"] = request.param
+
+
 async def post(
     client: DeliveryClient, url: str, body: bytes = b"{}", **options: Any
 ) -> HttpResponse:
@@ -145,7 +155,14 @@ async def post(
     settings.update(options)
     headers = settings.pop("headers", [("Content-Type", "application/json")])
     method = settings.pop("method", "POST")
-    return await client.request(method, url, headers, body, **settings)
+    if _ENTRY["via"] == "request":
+        return await client.request(method, url, headers, body, **settings)
+    done: asyncio.Future[HttpResponse | BaseException] = asyncio.get_running_loop().create_future()
+    client.start(method, url, headers, body, on_done=done.set_result, **settings)
+    result = await done
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def ok(text: str = "ok", status: int = 200, **headers: str) -> Handler:

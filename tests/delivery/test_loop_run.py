@@ -149,3 +149,36 @@ async def test_the_loop_skips_notifications_from_its_own_process(
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
         await watcher.close()
+
+
+async def test_an_attempt_that_crashes_frees_its_slot_and_leaves_its_lease(
+    pool, clock, make_settings, receiver, make_loop, publish, monkeypatch, caplog
+):
+    # A bug while preparing one attempt (not the destination's doing) is logged; the loop
+    # keeps delivering, and the message waits for its lease to expire instead of being lost.
+    from wirepost.delivery import dispatch
+
+    real = dispatch.request_headers
+
+    def headers_or_crash(m, retried, signature):
+        if m.url.endswith("/crash"):
+            raise RuntimeError("a bug")
+        return real(m, retried, signature)
+
+    monkeypatch.setattr(dispatch, "request_headers", headers_or_crash)
+    waker = Waker()
+    loop = await make_loop(make_settings(poll_interval=LONG_POLL), wake=waker.local)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        crashing = await publish(receiver.url("/crash"), waker=waker)
+        await wait_until(lambda: "delivery_attempt_crashed" in caplog.text, timeout=5)
+        fine = await publish(receiver.url(), waker=waker)
+        await wait_until(lambda: receiver.requests, timeout=5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert [r.headers["Upstash-Message-Id"] for r in receiver.requests] == [fine.id]
+    assert (await states_of(pool, fine.id))[-1] == State.DELIVERED
+    assert await states_of(pool, crashing.id) == [State.CREATED, State.ACTIVE]
+    assert await available_at(pool, crashing.id) is not None  # leased: due again later
