@@ -9,6 +9,8 @@ fails on a reused connection before any response byte (the server closed it whil
 once more on a new one (deliveries are at-least-once). It does not judge responses (``dispatch``)
 or decide which destinations are allowed (``wirepost.destination``). It raises the errors of
 ``wirepost.delivery.http_protocol`` (``DeliveryError`` and subclasses), with short messages.
+``request`` is a coroutine; ``start`` is the same request with a callback, written at once on an
+idle keep-alive connection without a task (the delivery loop's path).
 
 The guard's ``wirepost.destination.DestinationRefused`` passes through unchanged.
 """
