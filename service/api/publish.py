@@ -8,7 +8,7 @@ enqueue share it, so every way in validates and builds messages the same way.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +19,6 @@ from wirepost import publishing
 from wirepost.api import parse, spec
 from wirepost.api.shapes import json_response
 from wirepost.api.state import ApiState, state_of
-from wirepost.config import Settings
 from wirepost.destination import DestinationPolicy, validate_destination_url
 from wirepost.domain import Endpoint, Message
 from wirepost.errors import InvalidRequest, NotFound, PayloadTooLarge
@@ -74,32 +73,15 @@ class GroupLookup:
         return self._seen[name]
 
 
-class Templates:
-    """What ``spec.build_template`` makes of each distinct set of headers in one request, built
-    once: the items of a ``/v2/batch`` usually carry the same headers, and building a template
-    for each took a third of the batch's CPU per message. A template holds no body (the
-    messages get theirs from ``spec.for_destination``)."""
+TemplateFor = Callable[[parse.PublishHeaders], Message]
+"""Builds the template of a publish's headers (``spec.build_template``, body left empty)."""
 
-    def __init__(self, settings: Settings, *, now: datetime, caller_ip: str | None) -> None:
-        self._settings = settings
-        self._now = now
-        self._caller_ip = caller_ip
-        self._built: dict[tuple[object, ...], Message] = {}
 
-    def get(self, headers: parse.PublishHeaders) -> Message:
-        """The template for ``headers``; raises InvalidRequest as ``build_template`` does."""
-        key = (*headers.headers.items(), None, *headers.query_config.items())
-        template = self._built.get(key)
-        if template is None:
-            template = spec.build_template(
-                headers,
-                body=b"",
-                settings=self._settings,
-                now=self._now,
-                caller_ip=self._caller_ip,
-            )
-            self._built[key] = template
-        return template
+def template_for(state: ApiState, *, now: datetime, caller_ip: str | None) -> TemplateFor:
+    """``spec.build_template`` for the publishes of one request (same time and caller)."""
+    return functools.partial(
+        spec.build_template, body=b"", settings=state.settings, now=now, caller_ip=caller_ip
+    )
 
 
 @dataclass(frozen=True)
@@ -117,17 +99,17 @@ async def plan(
     body: bytes,
     *,
     groups: GroupLookup,
-    templates: Templates,
+    build_template: TemplateFor,
     **fields: object,
 ) -> Planned:
     """Validate a publish and build its messages (nothing is stored). ``fields`` are set on
-    every message (e.g. ``queue_name``); ``templates`` shares templates between the publishes of
-    one request. Raises InvalidRequest, or NotFound for an unknown group."""
+    every message (e.g. ``queue_name``); ``build_template`` builds (or recalls) the template
+    of the headers. Raises InvalidRequest, or NotFound for an unknown group."""
     if headers.get("Upstash-Cron"):
         raise InvalidRequest(
             "Upstash-Cron belongs on POST /v2/schedules/<destination>: a publish is delivered once"
         )
-    template = templates.get(headers)
+    template = build_template(headers)
     if fields.get("queue_name") and headers.get("Upstash-Flow-Control-Key"):
         raise InvalidRequest(
             "Upstash-Flow-Control-Key cannot be combined with a queue: the "
@@ -205,7 +187,7 @@ async def publish_to(request: web.Request, target: parse.Target, **fields: objec
         headers,
         body,
         groups=GroupLookup(state.pool),
-        templates=Templates(state.settings, now=now, caller_ip=request.remote),
+        build_template=template_for(state, now=now, caller_ip=request.remote),
         **fields,
     )
     results = await publishing.publish(

@@ -127,15 +127,7 @@ class DeliveryClient:
         key = target.key
         data = request_head(method, target, headers, len(body)) + body
         expiry = _Expiry(self._loop().time() + timeout, timeout, connect_timeout)
-        head = method == "HEAD"
-        conn = self._take_idle(key) or await self._acquire(key, expiry, fresh=False)
-        try:
-            return await self._exchange(conn, data, body_limit, head, expiry)
-        except NoResponse:
-            if not conn.reused:
-                raise
-        # The server closed the reused connection as we sent: once more on a new connection.
-        return await self._exchange_anew(key, data, body_limit, head, expiry)
+        return await self._send(key, data, body_limit, method == "HEAD", expiry)
 
     def start(
         self,
@@ -153,7 +145,7 @@ class DeliveryClient:
         once instead of a coroutine to await. On an idle keep-alive connection (the usual case
         under load) the request is written at once and answered from the response's callback,
         with no task: a task and its coroutines cost 4.4 µs a request, a callback 0.6 µs (batches
-        of 400 on uvloop). Otherwise ``request`` runs as a task."""
+        of 400 on uvloop). Otherwise the request runs as a task, as ``request`` does it."""
         try:
             if self._closed:
                 raise DeliveryError("the delivery client is closed")
@@ -162,23 +154,12 @@ class DeliveryClient:
         except DeliveryError as exc:
             on_done(exc)
             return
-        conn = self._take_idle(target.key)
-        if conn is None:
-            self._in_task(
-                self.request(
-                    method,
-                    url,
-                    headers,
-                    body,
-                    timeout=timeout,
-                    connect_timeout=connect_timeout,
-                    body_limit=body_limit,
-                ),
-                on_done,
-            )
-            return
         expiry = _Expiry(self._loop().time() + timeout, timeout, connect_timeout)
         head = method == "HEAD"
+        conn = self._take_idle(target.key)
+        if conn is None:
+            self._in_task(self._send(target.key, data, body_limit, head, expiry), on_done)
+            return
 
         def answered(waiter: asyncio.Future[HttpResponse]) -> None:
             error = waiter.exception()
@@ -193,6 +174,19 @@ class DeliveryClient:
                 on_done(error)
 
         conn.send(data, body_limit, head=head, expiry=expiry).add_done_callback(answered)
+
+    async def _send(
+        self, key: PoolKey, data: bytes, body_limit: int, head: bool, expiry: _Expiry
+    ) -> HttpResponse:
+        """``data`` on an idle or new connection to ``key``, and its response."""
+        conn = self._take_idle(key) or await self._acquire(key, expiry, fresh=False)
+        try:
+            return await self._exchange(conn, data, body_limit, head, expiry)
+        except NoResponse:
+            if not conn.reused:
+                raise
+        # The server closed the reused connection as we sent: once more on a new connection.
+        return await self._exchange_anew(key, data, body_limit, head, expiry)
 
     async def _exchange(
         self, conn: _Connection, data: bytes, body_limit: int, head: bool, expiry: _Expiry
