@@ -76,7 +76,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 # rows by `= ANY(array)` index conditions rather than joins (see sql/queries/deliveries.sql), so
 # their cached plans stay on those indexes. Planning each execution instead (force_custom_plan)
 # was as robust but took a fifth of a core at 1,000 publishes/s.
-SESSION_SETTINGS = {"enable_seqscan": "off"}
+#
+# JIT is off for the same sessions: ruling seq scans out adds a huge cost to the plan of a
+# statement that can only scan (the few-row `gates` table, say), past Postgres's JIT thresholds,
+# and it then compiled that statement with LLVM on every execution: 20-30 ms for
+# `gates.any_open`, which every delivery loop runs once a second before a claim (measured on
+# Debian's PostgreSQL 15, which ships JIT). No Wirepost statement touches enough rows to gain.
+SESSION_SETTINGS = {"enable_seqscan": "off", "jit": "off"}
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from tests.factories import make_message
 from wirepost.clock import FixedClock
@@ -124,3 +125,28 @@ async def test_without_the_session_settings_a_plan_made_on_an_empty_outbox_scans
     """Why SESSION_SETTINGS exist (and proof that the test above can fail)."""
     claim, complete = await _pages_per_claim_and_completion(db_dsn, pool, clock.now(), {})
     assert max(claim, complete) > 40 * BATCH, (claim, complete)
+
+
+async def _jit_compiled(conn: asyncpg.Connection) -> bool:
+    """Whether Postgres JIT-compiles `gates.any_open`, a statement that can only scan."""
+    plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + Q["gates.any_open"])
+    return "JIT" in json.loads(plan)[0]
+
+
+async def test_store_sessions_never_jit_compile_a_statement(pool: asyncpg.Pool):
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT current_setting('jit')") == "off"
+        assert not await _jit_compiled(conn)
+
+
+async def test_ruling_seq_scans_out_with_jit_on_compiles_every_small_scan(db_dsn):
+    """Why SESSION_SETTINGS turn JIT off: the cost added to a plan that must seq-scan passes the
+    JIT thresholds, so each execution pays an LLVM compile (20-30 ms), however few rows."""
+    settings = {**db.SESSION_SETTINGS, "jit": "on"}
+    conn = await asyncpg.connect(db_dsn, server_settings=settings)
+    try:
+        if not await conn.fetchval("SELECT pg_jit_available()"):
+            pytest.skip("this Postgres has no JIT provider (the embedded build ships none)")
+        assert await _jit_compiled(conn)
+    finally:
+        await conn.close()
