@@ -170,7 +170,10 @@ class DeliveryLoop:
                 self._start(c, signer)
         if len(claimed) == limit:
             return  # more may be due: claim again as soon as slots allow
-        await wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
+        if not self._wake.is_set():
+            # Woken during the claim (a publish every millisecond or so), the wait would end at
+            # once: the due-time query would only be thrown away.
+            await wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
         if not self._wake.is_set():
             self._gates_may_open = True  # polled: a parked delivery's wait may have ended
         elif not stop.is_set():

@@ -182,3 +182,44 @@ async def test_an_attempt_that_crashes_frees_its_slot_and_leaves_its_lease(
     assert (await states_of(pool, fine.id))[-1] == State.DELIVERED
     assert await states_of(pool, crashing.id) == [State.CREATED, State.ACTIVE]
     assert await available_at(pool, crashing.id) is not None  # leased: due again later
+
+
+async def test_a_loop_woken_during_its_claim_claims_again_without_asking_when_work_is_due(
+    pool, make_settings, make_loop, monkeypatch
+):
+    """At a publish every millisecond the wake-up usually lands while a claim runs; the wait
+    after it would end at once, so the due-time query would be thrown away."""
+    waker = Waker()
+    loop = await make_loop(make_settings(poll_interval=LONG_POLL), wake=waker.local)
+    calls: list[str] = []
+    wake_during_next_claim = False
+    claim_due, next_due_at = deliveries.claim_due, deliveries.next_due_at
+
+    async def claim(*args, **kwargs):
+        nonlocal wake_during_next_claim
+        calls.append("claim")
+        if wake_during_next_claim:
+            wake_during_next_claim = False
+            waker.local.set()  # a publish committed while this claim ran
+        return await claim_due(*args, **kwargs)
+
+    async def due(*args, **kwargs):
+        calls.append("due")
+        return await next_due_at(*args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "claim_due", claim)
+    monkeypatch.setattr(deliveries, "next_due_at", due)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        await settle(pool)
+        assert calls[-1] == "due"  # idle: it asked when work is due, then waited
+        calls.clear()
+        wake_during_next_claim = True
+        waker.local.set()
+        await wait_until(lambda: "due" in calls, timeout=5)
+        await asyncio.sleep(0.2)
+        assert calls == ["claim", "claim", "due"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
