@@ -1,6 +1,7 @@
 """Postgres goes away under a running server and comes back: publishes are refused with a 503
 JSON error (never a 500) meanwhile, the process keeps running, and delivery resumes by itself,
-including for a message that came due during the outage.
+including for a message that came due during the outage. When Postgres crashes instead, every
+publish that was answered 201 is still delivered.
 
 The server gets a Postgres of its own (embedded, started here) so that stopping it does not
 disturb other tests; its first start also runs every migration on an empty database.
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,21 @@ class OwnPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+    def crash(self) -> None:
+        """Stop Postgres as a crash would: an immediate shutdown (SIGQUIT to the postmaster)
+        writes no checkpoint and loses WAL not yet flushed; the next start recovers."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGQUIT)
+        for _ in range(200):
+            try:
+                os.kill(postmaster, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("Postgres did not exit after SIGQUIT")
+        self.stop()  # forget the handle: there is nothing left to stop
 
     def remove(self) -> None:
         self.stop()
@@ -125,3 +144,39 @@ async def test_database_outage_answers_503_and_delivery_resumes_without_a_restar
     log = server.output()
     assert "database_unavailable" in log
     assert not server.logged_errors()
+
+
+async def test_a_postgres_crash_loses_no_publish_that_was_answered(
+    own_postgres, start_wirepost, receiver
+):
+    """Publishes wait for their commit to reach the disk; the delivery loop's own bookkeeping
+    does not, so a crash may undo some of it, and those messages are sent again: at least once,
+    never lost."""
+    database_url = await asyncio.to_thread(own_postgres.start)
+    server = await start_wirepost(database_url)
+    answered: set[str] = set()
+    crashed = asyncio.Event()
+
+    async def publish_until_the_crash(http: aiohttp.ClientSession) -> None:
+        while not crashed.is_set():
+            try:
+                status, _, body = await publish(http, server.base_url, receiver.url("/crash"))
+            except (aiohttp.ClientError, TimeoutError):
+                continue
+            if status == 201:
+                answered.add(json.loads(body)["messageId"])
+
+    async with aiohttp.ClientSession() as http:
+        publishers = [asyncio.create_task(publish_until_the_crash(http)) for _ in range(4)]
+        await wait_until(lambda: len(receiver.requests) >= 200, timeout=20)
+        await asyncio.to_thread(own_postgres.crash)  # publishes and deliveries in flight
+        crashed.set()
+        await asyncio.gather(*publishers)
+        assert await asyncio.to_thread(own_postgres.start) == database_url
+
+        def undelivered() -> set[str]:
+            return answered - {r.headers["Upstash-Message-Id"] for r in receiver.requests}
+
+        await wait_until(lambda: not undelivered(), timeout=30, interval=0.2)
+    assert server.running()
+    assert len(answered) >= 200
