@@ -77,7 +77,6 @@ async def _lifecycle(
     pool = await db.create_pool(
         settings.database_url, max_size=max(10, settings.delivery_concurrency // 10)
     )
-    pools = [pool]
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     client: DeliveryClient | None = None
@@ -93,17 +92,9 @@ async def _lifecycle(
         start(RetentionLoop(settings, pool, clock).run(stop), "retention")
         if settings.run_delivery:
             client = delivery_client(settings, policy)
-            # The loop's claims and outcomes commit without waiting for their WAL flush. What
-            # a crash of Postgres can undo of them is "do it again": an undone claim or outcome
-            # leaves the delivery due (or its lease running), so the message is sent again,
-            # never lost. Publishes, and every API write, still wait for the flush.
-            bookkeeping = await db.create_pool(
-                settings.database_url, max_size=4, wait_for_flush=False
-            )
-            pools.append(bookkeeping)
             loop = DeliveryLoop(
                 settings,
-                bookkeeping,
+                pool,
                 clock,
                 Dispatcher(client, settings),
                 wake=waker.local,
@@ -118,5 +109,4 @@ async def _lifecycle(
         await asyncio.gather(*tasks, return_exceptions=True)
         if client is not None:
             await client.close()
-        for each in pools:
-            await each.close()
+        await pool.close()

@@ -83,16 +83,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 # `gates.any_open`, which every delivery loop runs once a second before a claim (measured on
 # Debian's PostgreSQL 15, which ships JIT). No Wirepost statement touches enough rows to gain.
 SESSION_SETTINGS = {"enable_seqscan": "off", "jit": "off"}
-_NO_FLUSH_WAIT = {"synchronous_commit": "off"}
 
 
-async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10, wait_for_flush: bool = True
-) -> asyncpg.Pool:
-    """``wait_for_flush=False``: commits return before their WAL reaches the disk
-    (``synchronous_commit = off``); a crash of Postgres may then undo the last fraction of a
-    second of commits, so only work whose loss means "do it again" may use such a pool."""
-    settings = SESSION_SETTINGS if wait_for_flush else {**SESSION_SETTINGS, **_NO_FLUSH_WAIT}
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         reset=_keep_session,
@@ -100,7 +93,7 @@ async def create_pool(
         max_size=max_size,
         init=_init_connection,
         command_timeout=60,
-        server_settings=settings,
+        server_settings=SESSION_SETTINGS,
     )
     assert pool is not None
     return pool

@@ -149,9 +149,8 @@ async def test_database_outage_answers_503_and_delivery_resumes_without_a_restar
 async def test_a_postgres_crash_loses_no_publish_that_was_answered(
     own_postgres, start_wirepost, receiver
 ):
-    """Publishes wait for their commit to reach the disk; the delivery loop's own bookkeeping
-    does not, so a crash may undo some of it, and those messages are sent again: at least once,
-    never lost."""
+    """A 201 follows the commit's WAL flush, so a crash (no checkpoint, unflushed WAL lost)
+    loses no answered publish; attempts in flight are sent again: at least once, never lost."""
     database_url = await asyncio.to_thread(own_postgres.start)
     server = await start_wirepost(database_url)
     answered: set[str] = set()

@@ -150,19 +150,3 @@ async def test_ruling_seq_scans_out_with_jit_on_compiles_every_small_scan(db_dsn
         assert await _jit_compiled(conn)
     finally:
         await conn.close()
-
-
-async def test_only_a_pool_made_not_to_wait_for_flushes_commits_without_waiting(db_dsn):
-    """Publishes keep the server's own synchronous_commit (on unless an operator chose
-    otherwise; this test Postgres runs with it off for speed); the delivery loop's pool sets it
-    off for its sessions."""
-    query = "SELECT setting, source FROM pg_settings WHERE name = $1"
-    flushing = await db.create_pool(db_dsn, min_size=1, max_size=1)
-    bookkeeping = await db.create_pool(db_dsn, min_size=1, max_size=1, wait_for_flush=False)
-    try:
-        assert (await flushing.fetchrow(query, "synchronous_commit"))["source"] != "client"
-        assert tuple(await bookkeeping.fetchrow(query, "synchronous_commit")) == ("off", "client")
-        assert tuple(await bookkeeping.fetchrow(query, "jit")) == ("off", "client")
-    finally:
-        await flushing.close()
-        await bookkeeping.close()
