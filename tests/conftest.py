@@ -51,11 +51,11 @@ def _start_embedded() -> tuple[str, Any]:
 
 async def _prepare(admin_dsn: str, template: str, *, own_server: bool) -> None:
     conn = await asyncpg.connect(admin_dsn)
-    if own_server:  # never change the settings of a server someone else runs
-        await conn.execute("ALTER SYSTEM SET fsync = off")
-        await conn.execute("ALTER SYSTEM SET synchronous_commit = off")
-        await conn.execute("SELECT pg_reload_conf()")
     try:
+        if own_server:  # never change the settings of a server someone else runs
+            await conn.execute("ALTER SYSTEM SET fsync = off")
+            await conn.execute("ALTER SYSTEM SET synchronous_commit = off")
+            await conn.execute("SELECT pg_reload_conf()")
         await conn.execute(f'CREATE DATABASE "{template}"')
     finally:
         await conn.close()

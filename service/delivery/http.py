@@ -166,11 +166,12 @@ class DeliveryClient:
             if error is None:
                 self._release(conn)
                 on_done(waiter.result())
-            elif isinstance(error, NoResponse) and conn.reused:
+                return
+            conn.close()  # as _exchange does after any error
+            if isinstance(error, NoResponse) and conn.reused:
                 anew = self._exchange_anew(target.key, data, body_limit, head, expiry)
                 self._in_task(anew, on_done)  # as request does
             else:
-                conn.close()
                 on_done(error)
 
         conn.send(data, body_limit, head=head, expiry=expiry).add_done_callback(answered)

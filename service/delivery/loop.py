@@ -171,8 +171,8 @@ class DeliveryLoop:
         if len(claimed) == limit:
             return  # more may be due: claim again as soon as slots allow
         if not self._wake.is_set():
-            # Woken during the claim (a publish every millisecond or so), the wait would end at
-            # once: the due-time query would only be thrown away.
+            # Only when no wake-up came during the claim: after one (a publish every millisecond
+            # or so) the wait would end at once and its due-time query be thrown away.
             await wait_any(stop, self._wake, timeout=await self._idle_seconds(now))
         if not self._wake.is_set():
             self._gates_may_open = True  # polled: a parked delivery's wait may have ended
