@@ -99,6 +99,7 @@ class PublishResult:
     errors: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)  # seconds since start, per latency
+    started_at: float | None = None  # Unix time of the first send (open-loop publishing only)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +111,7 @@ class PublishResult:
             "errors": self.errors[:5],
             "publish_latency_ms": summarize(self.latencies_ms),
             "publish_timeline": self.timeline(),
+            "started_at": self.started_at,
         }
 
     def timeline(self) -> list[dict[str, Any]]:
@@ -216,6 +218,7 @@ async def publish_at_rate(
     result = PublishResult(method="single")
     slots = asyncio.Semaphore(max_in_flight)
     start = time.monotonic()
+    result.started_at = time.time()
     tasks: set[asyncio.Task[None]] = set()
 
     async def send(seq: int, due: float) -> None:

@@ -66,7 +66,8 @@ async def resolve_with_getaddrinfo(host: str, port: int) -> list[str]:
 
 
 class DeliveryClient:
-    """HTTP/1.1 over keep-alive connections, at most ``limit`` open at once across all hosts."""
+    """HTTP/1.1 over keep-alive connections, at most ``limit`` open at once across all hosts;
+    a connection idle for ``keepalive_timeout`` seconds is closed (checked every half of it)."""
 
     def __init__(
         self,
@@ -90,10 +91,16 @@ class DeliveryClient:
         self._waiters: deque[asyncio.Future[None]] = deque()  # requests waiting for a slot
         self._busy: set[_Connection] = set()  # waiting for a response, with a deadline
         self._sweeper: asyncio.TimerHandle | None = None
+        self._expirer: asyncio.TimerHandle | None = None  # closes connections idle too long
         self._closed = False
         self._bound_loop: asyncio.AbstractEventLoop | None = None
         self._targets: dict[str, Target] = {}
         self._tasks: set[asyncio.Task[HttpResponse]] = set()  # requests started by start()
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now, in use or idle."""
+        return len(self._conns)
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         """The loop this client's connections live on, looked up once: on Python 3.11
@@ -240,9 +247,10 @@ class DeliveryClient:
     async def close(self) -> None:
         """Close every connection; requests in flight fail, later ones raise DeliveryError."""
         self._closed = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for timer in (self._sweeper, self._expirer):
+            if timer is not None:
+                timer.cancel()
+        self._sweeper = self._expirer = None
         for conn in list(self._conns):
             conn.close()
         while self._waiters:
@@ -255,6 +263,10 @@ class DeliveryClient:
         if conn.reusable() and not self._closed:
             conn.idle_since = self._loop().time()
             self._idle.setdefault(conn.key, []).append(conn)
+            if self._expirer is None:
+                self._expirer = self._loop().call_later(
+                    self._keepalive_timeout / 2, self._close_expired
+                )
             self._wake()
         else:
             conn.close()
@@ -292,6 +304,26 @@ class DeliveryClient:
                 return conn
             conn.close()
         return None
+
+    def _close_expired(self) -> None:
+        """Close every connection idle for longer than the keep-alive timeout. Each host's
+        stack is reused from its top, so after a burst the connections it opened stay at the
+        bottom, unused, while the host is busy: without this they would stay open until the
+        receiver closed them (at ``limit``, 800 sockets to one receiver after one backlog)."""
+        self._expirer = None
+        expired = self._loop().time() - self._keepalive_timeout
+        stale: list[_Connection] = []
+        for stack in self._idle.values():
+            for conn in stack:  # oldest first
+                if conn.idle_since > expired:
+                    break
+                stale.append(conn)
+        for conn in stale:
+            conn.close()
+        if any(self._idle.values()):
+            self._expirer = self._loop().call_later(
+                self._keepalive_timeout / 2, self._close_expired
+            )
 
     def _evict_idle(self) -> bool:
         """Close the longest-idle connection to any host to make room; False if none is idle."""

@@ -301,6 +301,40 @@ async def test_request_reuses_keep_alive_connections(client: DeliveryClient) -> 
     assert server.connections == 1
 
 
+async def slow_ok(request: web.Request) -> web.Response:
+    await asyncio.sleep(0.05)
+    return web.Response(text="ok")
+
+
+async def test_connections_a_burst_opened_close_once_idle_while_the_host_stays_busy() -> None:
+    client = DeliveryClient(LOOPBACK, limit=10, keepalive_timeout=0.2)
+    try:
+        async with web_server(lambda s: s.route("/hook", slow_ok)) as server:
+            url = f"{server.base}/hook"
+            await asyncio.gather(*(post(client, url) for _ in range(10)))
+            assert client.open_connections == 10
+            for _ in range(15):  # one at a time for 0.75 s: the top of the stack is reused
+                assert (await post(client, url)).status == 200
+            assert client.open_connections == 1
+    finally:
+        await client.close()
+
+
+async def test_idle_connections_of_a_quiet_host_close_after_the_keepalive_timeout() -> None:
+    client = DeliveryClient(LOOPBACK, limit=10, keepalive_timeout=0.2)
+    try:
+        async with web_server(lambda s: s.route("/hook", slow_ok)) as server:
+            await asyncio.gather(*(post(client, f"{server.base}/hook") for _ in range(3)))
+            assert client.open_connections == 3
+            await asyncio.sleep(0.1)
+            assert client.open_connections == 3
+            await asyncio.sleep(0.3)
+            assert client.open_connections == 0
+            assert (await post(client, f"{server.base}/hook")).status == 200
+    finally:
+        await client.close()
+
+
 async def test_connections_are_bounded_by_the_limit() -> None:
     in_flight = peak = 0
 
