@@ -2,7 +2,8 @@
 
 `measured_phase(...)` starts the sink, creates the database, and on exit stops every process the
 phase started, reads the SQL counters (after the stop, so that backends have flushed them), drops
-the database and stops the sink. Between `cpu_begin()` and `cpu_end()` it meters CPU per process.
+the database and stops the sink. Between `cpu_begin()` and `cpu_end()` it meters CPU per process
+and the machine's pressure (time tasks waited for a CPU or for IO).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from loadtest import postgres, subprocesses
+from loadtest.pressure import PressureSampler
 from loadtest.process_meter import CpuSnapshot, ProcessMeter, cpu_between, measured_cpu_seconds
 from loadtest.sink_client import Sink, start_sink
 from wirepost.delivery.http import DeliveryClient
@@ -46,6 +48,7 @@ class Phase:
     result: dict[str, Any] = field(default_factory=dict)
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
     _cpu_start: CpuSnapshot | None = None
+    _pressure: PressureSampler | None = None
     _sql_start: dict[str, Any] | None = None
     rss_samples: list[tuple[float, float]] = field(default_factory=list)
 
@@ -59,10 +62,15 @@ class Phase:
 
     def cpu_begin(self) -> None:
         self._cpu_start = self.meter.snapshot()
+        self._pressure = PressureSampler()
+        self._pressure.start()
 
     def cpu_end(self, messages: int) -> None:
         if self._cpu_start is None:
             return
+        if self._pressure is not None:
+            self.result["pressure"] = self._pressure.stop()
+            self._pressure = None
         usage = cpu_between(self._cpu_start, self.meter.snapshot())
         total = measured_cpu_seconds(usage)
         self.result["cpu"] = usage
@@ -94,6 +102,8 @@ async def measured_phase(
             try:
                 yield phase
             finally:
+                if phase._pressure is not None:  # the phase failed before cpu_end()
+                    phase._pressure.stop()
                 for process in reversed(phase.processes):
                     await subprocesses.stop(process)
                 if ctx.postgres is not None and database_url is not None:

@@ -46,6 +46,9 @@ COSTS = [
     # The peers enqueue in their own process: the harness is their load generator only in name.
     Metric("cpu.load generator.core_pct", "loadgen CPU %", False, compared=False),
     Metric("cpu.other.core_pct", "other procs CPU %", False, compared=False),
+    # The machine, not the queue: time some task waited for a CPU; time every task waited on IO.
+    Metric("pressure.cpu_some_pct", "CPU pressure %", False, compared=False),
+    Metric("pressure.io_full_pct", "IO stall %", False, compared=False),
     Metric("sql.statements_per_message", "SQL stmts/msg", False),
     Metric("sql.xact_commit_per_message", "commits/msg", False),
     Metric("server_rss_mib", "server RSS MiB", False),
