@@ -203,7 +203,13 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             async with aiohttp.ClientSession(connector=connector) as session:
                 ctx = RunContext(
-                    server, session, api, log_dir, args.phase_seconds, args.peer_workers
+                    server,
+                    session,
+                    api,
+                    log_dir,
+                    args.phase_seconds,
+                    args.peer_workers,
+                    pause_postgres=args.pause_postgres,
                 )
                 target = await describe_target(args.target, args.token) if args.target else None
                 launcher = WirepostLauncher(

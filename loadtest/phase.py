@@ -35,6 +35,7 @@ class RunContext:
     log_dir: Path
     phase_seconds: float  # upper bound on any one wait inside a phase
     peer_workers: int = 1  # processes each Node peer works in during drain and backlog
+    pause_postgres: tuple[float, float] | None = None  # steady: (seconds, every) SIGSTOPs
 
 
 @dataclass

@@ -6,11 +6,14 @@ Nothing here knows about Wirepost or the peers; it only hands out database URLs 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
 import shutil
+import signal
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from loadtest.process_meter import process_tree
 
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _FOREIGN_KEY_CHECK = re.compile(r"^SELECT \$?\d+ FROM ONLY .* FOR KEY SHARE OF x$", re.DOTALL)
@@ -202,3 +207,32 @@ def _statement(row: asyncpg.Record) -> dict[str, Any]:
         "total_ms": round(row["total_exec_time"], 1),
         "query": " ".join(row["query"].split())[:160],
     }
+
+
+async def pause_every(
+    server: PostgresServer, *, seconds: float, every: float, until: asyncio.Event
+) -> list[float]:
+    """Stop every process of the server (SIGSTOP) for `seconds`, every `every` seconds, until
+    `until` is set: a database that stalls, as on a disk that stops answering or a virtual
+    machine that is descheduled. Returns when each pause began (seconds from the call)."""
+    if server.postmaster_pid is None:
+        raise ValueError("only a Postgres this run started can be paused")
+    started = time.monotonic()
+    began: list[float] = []
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(until.wait(), every)
+            return began
+        pids = process_tree(server.postmaster_pid)
+        began.append(round(time.monotonic() - started, 1))
+        _signal(pids, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            _signal(pids, signal.SIGCONT)
+
+
+def _signal(pids: list[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)

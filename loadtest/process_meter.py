@@ -56,6 +56,11 @@ def _tree(root: int, table: dict[int, _ProcStat]) -> list[int]:
     return found
 
 
+def process_tree(root: int) -> list[int]:
+    """`root` and its live descendants."""
+    return _tree(root, _read_proc_table())
+
+
 def _machine_busy_seconds() -> float:
     """Busy time of all cores (user, nice, system, irq, softirq, steal) from /proc/stat."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]

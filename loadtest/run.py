@@ -27,6 +27,19 @@ QUICK = {
 }
 
 
+def _pause(text: str) -> tuple[float, float]:
+    """`3/60` → (3.0, 60.0): pause for 3 seconds every 60."""
+    try:
+        seconds, every = (float(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected SECONDS/EVERY such as 3/60, got {text!r}"
+        ) from None
+    if not 0 < seconds < every:
+        raise argparse.ArgumentTypeError(f"need 0 < SECONDS < EVERY, got {text!r}")
+    return seconds, every
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.run",
@@ -101,6 +114,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--phase-seconds", type=float, default=300.0, help="bound on each wait")
     parser.add_argument(
+        "--pause-postgres",
+        type=_pause,
+        metavar="SECONDS/EVERY",
+        help="steady: stop the run's embedded Postgres (SIGSTOP) for SECONDS every EVERY seconds"
+        " while publishing, e.g. 3/60: how a queue rides out a database stall, and what it keeps",
+    )
+    parser.add_argument(
         "--max-total-seconds",
         type=float,
         default=3600.0,
@@ -124,6 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, name, value)
     if args.peer_workers < 1:
         parser.error("--peer-workers must be 1 or more")
+    if args.pause_postgres and (args.database_url or args.target):
+        parser.error("--pause-postgres needs the embedded Postgres the run starts itself")
     if args.target and not args.token:
         parser.error("--target needs --token")
     unknown = set(args.modes.split(",")) - set(MODES)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from loadtest import postgres
 from loadtest.modes.drain import delivery_figures
 from loadtest.peer_process import PeerProcess, PeerSpec
 from loadtest.phase import Phase, RunContext, measured_phase, sample_rss, sql_begin
@@ -94,8 +95,13 @@ async def _run_steady(
     phase.cpu_begin()
     stop = asyncio.Event()
     rss = asyncio.create_task(sample_rss(phase, "server", stop))
+    published_all = asyncio.Event()
+    pauses = _pause_postgres(ctx, phase, published_all)
     try:
         ingest = await publish()
+        published_all.set()
+        if pauses is not None:
+            phase.result["postgres_paused_at_s"] = await pauses
         published = int(ingest["published"])
         at_end = await phase.sink.stats()
         backlog_at_end = published - at_end["unique"]
@@ -104,7 +110,10 @@ async def _run_steady(
         phase.cpu_end(counts["unique"])
     finally:
         stop.set()
+        published_all.set()
         await rss
+        if pauses is not None:
+            await asyncio.gather(pauses, return_exceptions=True)  # Postgres runs again
     bucket_ms = 1000 if duration >= 20 else 250
     stats = await phase.sink.stats(latency=True, timeline=True, bucket_ms=bucket_ms)
     phase.result.update(delivery_figures(stats, phase))
@@ -119,3 +128,16 @@ async def _run_steady(
     )
     phase.result["backlog_after_grace"] = published - counts["unique"]
     return phase.result
+
+
+def _pause_postgres(
+    ctx: RunContext, phase: Phase, until: asyncio.Event
+) -> asyncio.Task[list[float]] | None:
+    """With --pause-postgres, a task pausing the run's Postgres while a steady phase publishes."""
+    if ctx.pause_postgres is None or ctx.postgres is None or phase.mode != "steady":
+        return None
+    seconds, every = ctx.pause_postgres
+    phase.note(f"Postgres was paused (SIGSTOP) for {seconds:g} s every {every:g} s of publishing")
+    return asyncio.create_task(
+        postgres.pause_every(ctx.postgres, seconds=seconds, every=every, until=until)
+    )
