@@ -309,15 +309,14 @@ class DeliveryClient:
         """Close every connection idle for longer than the keep-alive timeout. Each host's
         stack is reused from its top, so after a burst the connections it opened stay at the
         bottom, unused, while the host is busy: without this they would stay open until the
-        receiver closed them (at ``limit``, 800 sockets to one receiver after one backlog)."""
+        receiver closed them (up to ``limit`` sockets to one receiver after one backlog)."""
         self._expirer = None
         expired = self._loop().time() - self._keepalive_timeout
         stale: list[_Connection] = []
-        for stack in self._idle.values():
-            for conn in stack:  # oldest first
-                if conn.idle_since > expired:
-                    break
-                stale.append(conn)
+        for stack in self._idle.values():  # oldest first: the expired ones are a prefix
+            keep = next((i for i, c in enumerate(stack) if c.idle_since > expired), len(stack))
+            stale += stack[:keep]
+            del stack[:keep]
         for conn in stale:
             conn.close()
         if any(self._idle.values()):
