@@ -21,13 +21,16 @@ CONNECT_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries after transport errors (no HTTP answer), never after an HTTP error answer.
+    """Retries after transport errors (no HTTP answer), and after a 503 answer with a
+    ``Retry-After`` header (the server turned the call away before acting on it); never after
+    any other HTTP error answer.
 
     Before retry ``n`` (1, 2, ...) the client waits ``min(max_delay, initial_delay *
     multiplier ** (n - 1))`` seconds: with the defaults 0.1, 0.2, 0.4, 0.8, 1.6 s (five retries,
     3.1 s in all). A request that may have reached the server (the connection broke after it was
     sent) is retried only when repeating it is harmless: reads, deletes, upserts, and publishes
-    that carry a deduplication id (see ``idempotent``).
+    that carry a deduplication id (see ``idempotent``). After a 503 with ``Retry-After`` the
+    wait is the longer of the two (``Retry-After`` capped at 60 s).
     """
 
     retries: int = 5

@@ -1,5 +1,6 @@
 """Sends calls over httpx, blocking (``SyncTransport``) or async (``AsyncTransport``), retrying
-transport errors as the ``RetryPolicy`` says. The only module that does network I/O.
+transport errors, and answers that turn a call away unread, as the ``RetryPolicy`` says. The
+only module that does network I/O.
 
 Which transport errors are retried (never an HTTP error answer):
 - the connection could not be made (refused, DNS, connect timeout, no free pooled connection):
@@ -24,6 +25,7 @@ from .operation import Async, Sync, Transport
 from .settings import CONNECT_TIMEOUT, ClientSettings
 
 T = TypeVar("T")
+LONGEST_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is waited for this long
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAYBE_SENT = (
     httpx.ReadError,
@@ -64,9 +66,24 @@ class Attempts:
         self._settings = settings
         self._call = call
         self._made = 0
+        self._retry_after = 0.0
 
     def wait(self) -> float:
-        return self._settings.retry.delay(self._made) if self._made else 0.0
+        if not self._made:
+            return 0.0
+        return max(self._settings.retry.delay(self._made), self._retry_after)
+
+    def turned_away(self, response: httpx.Response) -> bool:
+        """True when ``response`` refused the call unread (503 with ``Retry-After``) and another
+        attempt may follow; ``wait()`` then waits at least what the header asks."""
+        if response.status_code != 503 or self._made >= self._settings.retry.retries:
+            return False
+        seconds = _seconds(response.headers.get("Retry-After"))
+        if seconds is None:
+            return False
+        self._made += 1
+        self._retry_after = seconds
+        return True
 
     def failed(self, error: httpx.TransportError) -> None:
         self._made += 1
@@ -86,6 +103,17 @@ class Attempts:
             f"{call.method} {self._settings.base_url}{call.path} failed after "
             f"{self._made} attempt(s){note}: {type(error).__name__}: {error}"
         ) from error
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """A ``Retry-After`` in seconds (the form Wirepost sends), capped; None if absent or not."""
+    try:
+        seconds = float(retry_after) if retry_after is not None else None
+    except ValueError:
+        return None
+    if seconds is None or not 0 <= seconds < float("inf"):
+        return None
+    return min(seconds, LONGEST_RETRY_AFTER)
 
 
 def _request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
@@ -112,7 +140,8 @@ class SyncTransport(Transport[Sync]):
             except httpx.TransportError as exc:
                 attempts.failed(exc)
             else:
-                return call.read(response.status_code, response.content)
+                if not attempts.turned_away(response):
+                    return call.read(response.status_code, response.content)
 
     def pages(self, page: Callable[[str | None], Call[Page[T]]]) -> Iterator[T]:
         cursor: str | None = None
@@ -140,7 +169,8 @@ class AsyncTransport(Transport[Async]):
             except httpx.TransportError as exc:
                 attempts.failed(exc)
             else:
-                return call.read(response.status_code, response.content)
+                if not attempts.turned_away(response):
+                    return call.read(response.status_code, response.content)
 
     async def pages(self, page: Callable[[str | None], Call[Page[T]]]) -> AsyncIterator[T]:
         cursor: str | None = None

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from wirepost.api.middleware import auth_middleware, error_middleware
+from wirepost.api.pending import PendingPublishes
 from wirepost.api.routes import setup_health_route, setup_routes
 from wirepost.api.state import STATE, ApiState
 from wirepost.clock import Clock, SystemClock
@@ -83,7 +84,10 @@ async def _lifecycle(
     try:
         await prepare_signing_keys(pool, settings)
         waker = Waker()
-        app[STATE] = ApiState(settings, pool, clock, waker, policy, GroupCommit(pool))
+        pending = PendingPublishes(
+            max_messages=settings.max_pending_messages, max_bytes=settings.max_pending_bytes
+        )
+        app[STATE] = ApiState(settings, pool, clock, waker, policy, GroupCommit(pool), pending)
 
         def start(coro: Coroutine[Any, Any, None], name: str) -> None:
             tasks.append(asyncio.create_task(coro, name=name))

@@ -63,6 +63,16 @@ class Settings:
     max_batch_size: int = _setting(
         20 * 1024 * 1024, "Largest POST /v2/batch request body in bytes.", kind="int"
     )
+    max_pending_messages: int = _setting(
+        20_000,
+        "Messages waiting for their commit before publishes get 503 + Retry-After.",
+        kind="int",
+    )
+    max_pending_bytes: int = _setting(
+        128 * 1024 * 1024,
+        "Body bytes waiting for their commit before publishes get 503 + Retry-After.",
+        kind="int",
+    )
     default_retries: int = _setting(3, "Retries when Upstash-Retries is absent.", kind="int")
     max_retries: int = _setting(20, "Largest Upstash-Retries accepted.", kind="int")
     max_delay: timedelta = _setting(
@@ -121,6 +131,8 @@ class Settings:
             "response_body_limit",
             "workers",
             "max_batch_size",
+            "max_pending_messages",
+            "max_pending_bytes",
         ):
             _check(getattr(self, name), getattr(self, name) > 0, name, "must be positive")
         _check(

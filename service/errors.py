@@ -11,6 +11,7 @@ only place that turns one into HTTP (``{"error": "<detail>"}`` with ``status``):
     ├── PayloadTooLarge (413)  body above WIREPOST_MAX_BODY_SIZE
     ├── LimitExceeded (412)    a configured count limit (queues, schedules, parallelism)
     └── Unavailable (503)      the database cannot be reached right now
+        └── Overloaded (503)   too many publishes are waiting for their commit; retry later
 
 The class docstring is the default detail (procrastinate's trick).
 """
@@ -22,6 +23,7 @@ class ServiceError(Exception):
     """Internal error."""
 
     status = 500
+    retry_after: int | None = None  # seconds, sent as a ``Retry-After`` header when set
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or (self.__doc__ or "").strip()
@@ -68,3 +70,9 @@ class Unavailable(ServiceError):
     """The database is unavailable; retry shortly."""
 
     status = 503
+
+
+class Overloaded(Unavailable):
+    """Too many publishes are waiting for the database to commit them; retry in a second."""
+
+    retry_after = 1

@@ -32,7 +32,7 @@ from wirepost.api.publish import (
 )
 from wirepost.api.queues import check_name
 from wirepost.api.shapes import json_response
-from wirepost.api.state import state_of
+from wirepost.api.state import ApiState, state_of
 from wirepost.domain import Message
 from wirepost.errors import InvalidRequest, NotFound, PayloadTooLarge
 
@@ -150,9 +150,22 @@ async def batch(request: web.Request) -> web.Response:
     # client_max_size); each item's body is bounded by it too.
     raw = await read_body(request, state.settings.max_batch_size, setting="WIREPOST_MAX_BATCH_SIZE")
     items = parse_batch(raw, state.settings.max_body_size)
+    with state.pending.hold(len(items), len(raw)):
+        planned, results = await _store(state, items, caller_ip=request.remote)
+    answers, start = [], 0
+    for p in planned:
+        answers.append(answer(p, results[start : start + len(p.messages)]))
+        start += len(p.messages)
+    return json_response(answers, status=answer_status(results) if items else 200)
+
+
+async def _store(
+    state: ApiState, items: list[BatchItem], *, caller_ip: str | None
+) -> tuple[list[Planned], list[publishing.Published]]:
+    """Plan every item (all are checked before any is stored), then store them together."""
     now = state.clock.now()
     groups = GroupLookup(state.pool)
-    templates = Templates(template_for(state, now=now, caller_ip=request.remote))
+    templates = Templates(template_for(state, now=now, caller_ip=caller_ip))
     planned: list[Planned] = []
     for index, item in enumerate(items):
         target = parse.split_target(item.destination, "")
@@ -181,8 +194,4 @@ async def batch(request: web.Request) -> web.Response:
         waker=state.waker,
         group=state.group_commit,
     )
-    answers, start = [], 0
-    for p in planned:
-        answers.append(answer(p, results[start : start + len(p.messages)]))
-        start += len(p.messages)
-    return json_response(answers, status=answer_status(results) if items else 200)
+    return planned, results

@@ -2,7 +2,8 @@
 
 ``ServiceError`` → ``{"error": detail}`` with its status; aiohttp's own HTTP errors (unknown
 route, wrong method, body too large) get the same shape; a NUL character Postgres cannot store
-is 400; a lost database is 503; anything else is logged with its traceback and answered 500
+is 400; a lost database is 503; an error with ``retry_after`` (``Overloaded``) carries a
+``Retry-After`` header; anything else is logged with its traceback and answered 500
 without internals.
 """
 
@@ -25,11 +26,14 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(status: int, message: str, **extra: object) -> web.Response:
+def error_response(
+    status: int, message: str, *, retry_after: int | None = None, **extra: object
+) -> web.Response:
     return web.Response(
         status=status,
         body=orjson.dumps({"error": message, **extra}),
         content_type="application/json",
+        headers=None if retry_after is None else {"Retry-After": str(retry_after)},
     )
 
 
@@ -47,7 +51,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ServiceError as exc:
-        return error_response(exc.status, exc.detail)
+        return error_response(exc.status, exc.detail, retry_after=exc.retry_after)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -180,24 +180,25 @@ async def publish_to(request: web.Request, target: parse.Target, **fields: objec
     state = state_of(request)
     headers = parse.header_view(request.headers, target)
     body = await read_body(request, state.settings.max_body_size)
-    now = state.clock.now()
-    planned = await plan(
-        state,
-        target,
-        headers,
-        body,
-        groups=GroupLookup(state.pool),
-        build_template=template_for(state, now=now, caller_ip=request.remote),
-        **fields,
-    )
-    results = await publishing.publish(
-        state.pool,
-        planned.messages,
-        now=now,
-        dedup_window=state.settings.dedup_window,
-        waker=state.waker,
-        group=state.group_commit,
-    )
+    with state.pending.hold(1, len(body)):
+        now = state.clock.now()
+        planned = await plan(
+            state,
+            target,
+            headers,
+            body,
+            groups=GroupLookup(state.pool),
+            build_template=template_for(state, now=now, caller_ip=request.remote),
+            **fields,
+        )
+        results = await publishing.publish(
+            state.pool,
+            planned.messages,
+            now=now,
+            dedup_window=state.settings.dedup_window,
+            waker=state.waker,
+            group=state.group_commit,
+        )
     return json_response(answer(planned, results), status=answer_status(results))
 
 

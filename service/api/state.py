@@ -1,5 +1,5 @@
-"""What every handler can reach: settings, pool, clock, waker, destination policy, and the
-group commit that coalesces concurrent publishes."""
+"""What every handler can reach: settings, pool, clock, waker, destination policy, the group
+commit that coalesces concurrent publishes, and the bound on publishes waiting for it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from wirepost.api.pending import PendingPublishes
 from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.destination import DestinationPolicy
@@ -23,6 +24,7 @@ class ApiState:
     waker: Waker
     policy: DestinationPolicy
     group_commit: GroupCommit
+    pending: PendingPublishes
 
 
 STATE = web.AppKey("wirepost_state", ApiState)

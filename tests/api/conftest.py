@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import graphlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,6 +92,17 @@ async def db_dsn(api_database: tuple[str, str]) -> str:
     finally:
         await conn.close()
     return dsn
+
+
+@pytest.fixture
+async def messages_locked(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A session holding the messages table locked: every insert waits until it rolls back."""
+    conn = await asyncpg.connect(db_dsn)
+    await conn.execute("BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")
+    try:
+        yield conn  # the test ends the stall with ROLLBACK
+    finally:
+        await conn.close()  # rolls back whatever is still open
 
 
 @pytest.fixture

@@ -16,12 +16,17 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import MakeApi, api_database, db_dsn, make_api
+from tests.api.conftest import MakeApi, api_database, db_dsn, make_api, messages_locked
 from tests.conftest import TEST_TOKEN
 from wirepost_client import AsyncClient, Client, WirepostError
 from wirepost_client.operation import Namespace
 
-__all__ = ["api_database", "db_dsn", "make_api"]  # fixtures shared with tests/api
+__all__ = [
+    "api_database",
+    "db_dsn",
+    "make_api",
+    "messages_locked",
+]  # fixtures shared with tests/api
 
 FAST_RETRY = {"retries": 3, "initial_delay": 0.01, "max_delay": 0.05}
 

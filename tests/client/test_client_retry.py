@@ -10,11 +10,14 @@ import time
 import pytest
 from aiohttp import web
 
+from tests.api.conftest import AUTH
 from tests.client.conftest import FAST_RETRY, client_for
 from tests.client.dropping_proxy import DroppingProxy
+from tests.conftest import wait_until
 from tests.e2e.wirepost_process import free_port
+from wirepost.api.state import STATE
 from wirepost.app import build_app
-from wirepost_client import RetryPolicy, WirepostConnectionError
+from wirepost_client import RetryPolicy, WirepostConnectionError, WirepostError
 
 HOOK = "http://127.0.0.1:9/hook"
 
@@ -118,3 +121,40 @@ async def test_retry_reads_are_repeated_after_a_lost_answer(mode, proxy):
         assert await wp.queues.list() == []
 
     assert len(proxy.requests) == 2
+
+
+async def test_a_publish_turned_away_with_retry_after_is_sent_again_after_it(
+    mode, make_api, pool, messages_locked
+):
+    api = await make_api(run_scheduler=False, max_pending_messages=1)
+    base = str(api.make_url("")).rstrip("/")
+    pending = api.server.app[STATE].pending
+    held = asyncio.create_task(api.post("/v2/publish/" + HOOK, headers=AUTH, data=b"held"))
+    await wait_until(lambda: pending.messages == 1)
+    async with client_for(mode, base, retry=RetryPolicy(**FAST_RETRY)) as wp:
+        started = time.monotonic()
+        publishing = asyncio.create_task(wp.publish(HOOK, "turned away"))
+        await asyncio.sleep(0.3)  # the first attempt was answered 503, Retry-After: 1
+        await messages_locked.execute("ROLLBACK")
+        assert (await held).status == 201
+        published = await publishing
+
+    assert time.monotonic() - started >= 1.0  # waited as Retry-After asked, not FAST_RETRY's 10 ms
+    assert await pool.fetchval("SELECT body FROM messages WHERE id = $1", published.message_id)
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 2
+
+
+async def test_without_retries_a_turned_away_call_raises_the_503(mode, make_api, messages_locked):
+    api = await make_api(run_scheduler=False, max_pending_messages=1)
+    base = str(api.make_url("")).rstrip("/")
+    pending = api.server.app[STATE].pending
+    held = asyncio.create_task(api.post("/v2/publish/" + HOOK, headers=AUTH, data=b"held"))
+    await wait_until(lambda: pending.messages == 1)
+    async with client_for(mode, base, retry=False) as wp:
+        with pytest.raises(WirepostError) as caught:
+            await wp.publish(HOOK, "turned away")
+    await messages_locked.execute("ROLLBACK")
+    await held
+
+    assert caught.value.status == 503
+    assert "WIREPOST_MAX_PENDING_MESSAGES=1" in caught.value.message
