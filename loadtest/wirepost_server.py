@@ -77,12 +77,13 @@ class WirepostLauncher:
             return self.target
         if phase.database_url is None:
             raise RuntimeError("a self-started Wirepost needs a database")
-        server = await self._start_process(phase.database_url, phase.database_name)
+        server = await self.start_process(phase.database_url, phase.database_name)
         assert server.process is not None
         phase.track("server", server.process)
         return server
 
-    async def _start_process(self, database_url: str, name: str) -> WirepostServer:
+    async def start_process(self, database_url: str, name: str) -> WirepostServer:
+        """`wirepost serve` on `database_url`, ready to answer; the caller stops it."""
         command = wirepost_command()
         if command is None:
             raise RuntimeError("the `wirepost` command is not installed (pip install -e .)")

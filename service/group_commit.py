@@ -1,7 +1,8 @@
 """Group commit for publishes: concurrent publishes share one insert statement.
 
 Publishes that arrive while the inserts in flight run queue up; the next insert takes all of
-them (up to ``max_messages``). Two inserts may be in flight: while one waits for Postgres (its
+them (up to ``max_messages`` messages and ``max_bytes`` of bodies, so that the backlog a stalled
+database leaves does not become one huge statement). Two inserts may be in flight: while one waits for Postgres (its
 rows, its commit's WAL flush), the next group is already being written, so the server and
 Postgres both keep working (a ``/v2/batch`` drain's ingest rose 12-42 % over one at a time).
 Each publisher is answered only after the statement holding its messages has committed, so a
@@ -23,10 +24,18 @@ _Waiting = tuple[Sequence[Message], datetime, "asyncio.Future[None]"]
 
 
 class GroupCommit:
-    def __init__(self, pool: Pool, *, max_messages: int = 2000, inserts: int = 2) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        max_messages: int = 2000,
+        max_bytes: int = 16 * 1024 * 1024,
+        inserts: int = 2,
+    ) -> None:
         """``inserts``: statements in flight at once, each on its own pool connection."""
         self._pool = pool
         self._max = max_messages
+        self._max_bytes = max_bytes
         self._inserts = inserts
         self._waiting: list[_Waiting] = []
         self._drainers: set[asyncio.Task[None]] = set()
@@ -42,12 +51,17 @@ class GroupCommit:
         await done
 
     def _take(self) -> list[_Waiting]:
+        """The next group: the first waiting publish, and those after it that still fit."""
         group: list[_Waiting] = []
-        size = 0
-        while self._waiting and (not group or size + len(self._waiting[0][0]) <= self._max):
-            entry = self._waiting.pop(0)
-            group.append(entry)
-            size += len(entry[0])
+        count = size = 0
+        while self._waiting:
+            batch = self._waiting[0][0]
+            batch_size = sum(len(m.body) for m in batch)
+            if group and (count + len(batch) > self._max or size + batch_size > self._max_bytes):
+                break
+            group.append(self._waiting.pop(0))
+            count += len(batch)
+            size += batch_size
         return group
 
     async def _drain(self) -> None:

@@ -26,6 +26,7 @@ from wirepost.api.publish import (
     TemplateFor,
     answer,
     answer_status,
+    declared_size,
     plan,
     read_body,
     template_for,
@@ -148,9 +149,11 @@ async def batch(request: web.Request) -> web.Response:
     state = state_of(request)
     # The batch as a whole is bounded by the same setting as one body (and by the app's
     # client_max_size); each item's body is bounded by it too.
-    raw = await read_body(request, state.settings.max_batch_size, setting="WIREPOST_MAX_BATCH_SIZE")
-    items = parse_batch(raw, state.settings.max_body_size)
-    with state.pending.hold(len(items), len(raw)):
+    limit, setting = state.settings.max_batch_size, "WIREPOST_MAX_BATCH_SIZE"
+    with state.pending.hold(1, declared_size(request, limit, setting=setting)) as held:
+        raw = await read_body(request, limit, setting=setting)
+        items = parse_batch(raw, state.settings.max_body_size)
+        held.resize(len(items), len(raw))
         planned, results = await _store(state, items, caller_ip=request.remote)
     answers, start = [], 0
     for p in planned:

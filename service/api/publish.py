@@ -28,17 +28,30 @@ from wirepost.store.db import Executor
 PREFIX = "/v2/publish/"
 
 
+def _too_large(size: int, limit: int, setting: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"body of {size} bytes is larger than {setting} ({limit} bytes)")
+
+
+def declared_size(
+    request: web.Request, limit: int, *, setting: str = "WIREPOST_MAX_BODY_SIZE"
+) -> int:
+    """The body's ``Content-Length`` (0 when it is sent chunked), refused with 413 above
+    ``limit`` bytes (named by ``setting``) before anything is read."""
+    size = request.content_length or 0
+    if size > limit:
+        raise _too_large(size, limit, setting)
+    return size
+
+
 async def read_body(
     request: web.Request, limit: int, *, setting: str = "WIREPOST_MAX_BODY_SIZE"
 ) -> bytes:
     """The request body, refused with 413 above ``limit`` bytes (named by ``setting``)."""
-    size = request.content_length
-    if size is None or size <= limit:
-        body = await request.read()
-        size = len(body)
-        if size <= limit:
-            return body
-    raise PayloadTooLarge(f"body of {size} bytes is larger than {setting} ({limit} bytes)")
+    declared_size(request, limit, setting=setting)
+    body = await request.read()
+    if len(body) > limit:
+        raise _too_large(len(body), limit, setting)
+    return body
 
 
 def check_destination(state: ApiState, url: str, what: str = "destination") -> str:
@@ -179,8 +192,10 @@ async def publish_to(request: web.Request, target: parse.Target, **fields: objec
     on every message (e.g. ``queue_name``)."""
     state = state_of(request)
     headers = parse.header_view(request.headers, target)
-    body = await read_body(request, state.settings.max_body_size)
-    with state.pending.hold(1, len(body)):
+    size = declared_size(request, state.settings.max_body_size)
+    with state.pending.hold(1, size) as held:
+        body = await read_body(request, state.settings.max_body_size)
+        held.resize(1, len(body))
         now = state.clock.now()
         planned = await plan(
             state,

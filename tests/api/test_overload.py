@@ -34,14 +34,14 @@ async def test_publishes_past_the_bound_get_503_with_retry_after_and_the_waiting
     assert "WIREPOST_MAX_PENDING_MESSAGES=2" in error
     assert "2 messages" in error
 
-    batch = await asyncio.wait_for(
+    one_more = await asyncio.wait_for(
         api.post(
             "/v2/batch", headers=AUTH, data=orjson.dumps([{"destination": DEST, "body": "fourth"}])
         ),
         10,
     )
-    assert batch.status == 503
-    assert batch.headers["Retry-After"] == "1"
+    assert one_more.status == 503
+    assert one_more.headers["Retry-After"] == "1"
 
     await messages_locked.execute("ROLLBACK")  # Postgres can commit again
     answers = await asyncio.gather(*waiting)
@@ -69,3 +69,41 @@ async def test_the_byte_bound_counts_a_batch_as_its_body(make_api, pool, message
     await messages_locked.execute("ROLLBACK")
     assert (await waiting).status == 201
     assert await count_rows(pool, "messages") == 1
+
+
+async def test_a_batch_is_admitted_on_its_size_then_counted_by_its_items(
+    make_api, pool, messages_locked
+):
+    api = await make_api(max_pending_messages=3)
+    pending = api.server.app[STATE].pending
+    waiting = asyncio.create_task(
+        raw_request(api, "POST", "/v2/publish/" + DEST, headers=AUTH, data=b"first")
+    )
+    await wait_until(lambda: pending.messages == 1)
+
+    three = orjson.dumps([{"destination": DEST, "body": str(n)} for n in range(3)])
+    refused = await asyncio.wait_for(api.post("/v2/batch", headers=AUTH, data=three), 10)
+    assert refused.status == 503
+    assert "1 messages" in (await refused.json())["error"]
+    assert pending.messages == 1
+
+    await messages_locked.execute("ROLLBACK")
+    assert (await waiting).status == 201
+    answered = await api.post("/v2/batch", headers=AUTH, data=three)
+    assert answered.status == 201
+    assert await count_rows(pool, "messages") == 4
+
+
+async def test_a_body_over_the_limit_is_413_not_503_while_publishes_wait(make_api, messages_locked):
+    api = await make_api(max_pending_messages=1, max_body_size=10)
+    pending = api.server.app[STATE].pending
+    waiting = asyncio.create_task(
+        raw_request(api, "POST", "/v2/publish/" + DEST, headers=AUTH, data=b"first")
+    )
+    await wait_until(lambda: pending.messages == 1)
+    too_large = await asyncio.wait_for(
+        raw_request(api, "POST", "/v2/publish/" + DEST, headers=AUTH, data=b"x" * 11), 10
+    )
+    assert too_large.status == 413
+    await messages_locked.execute("ROLLBACK")
+    assert (await waiting).status == 201

@@ -8,8 +8,10 @@ import asyncpg
 import pytest
 
 from tests.factories import make_message
+from wirepost import group_commit
 from wirepost.clock import FixedClock
 from wirepost.group_commit import GroupCommit
+from wirepost.store import messages
 
 
 async def test_concurrent_inserts_all_commit_in_fewer_statements(pool: asyncpg.Pool, clock):
@@ -74,3 +76,32 @@ async def test_two_inserts_run_at_once_and_no_more(pool: asyncpg.Pool, clock: Fi
         assert not any(t.done() for t in tasks)
     await asyncio.gather(*tasks)
     assert await pool.fetchval("SELECT count(*) FROM messages") == 5
+
+
+@pytest.mark.parametrize(("max_bytes", "groups"), [(130, [2, 2, 2]), (10_000, [6])])
+async def test_groups_stop_at_max_bytes_of_bodies(
+    pool: asyncpg.Pool, clock: FixedClock, monkeypatch, max_bytes, groups
+):
+    # Six publishes queue up at once (the inserts wait on a lock): one statement takes them
+    # all, or two each when only two 60-byte bodies fit in max_bytes.
+    sizes: list[int] = []
+    real_insert_many = messages.insert_many
+
+    async def recording(db, batch, *, now):
+        sizes.append(len(batch))
+        await real_insert_many(db, batch, now=now)
+
+    monkeypatch.setattr(group_commit.messages, "insert_many", recording)
+    group = GroupCommit(pool, max_bytes=max_bytes)
+    async with pool.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE events IN SHARE MODE")
+        tasks = [
+            asyncio.create_task(
+                group.insert([make_message(clock.now(), body=b"x" * 60)], now=clock.now())
+            )
+            for _ in range(6)
+        ]
+        await asyncio.sleep(0.2)
+    await asyncio.gather(*tasks)
+    assert sorted(sizes) == groups
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 6

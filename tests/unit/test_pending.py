@@ -69,3 +69,28 @@ def test_refusals_are_logged_once_per_episode(caplog):
         pass
     events = [(r.getMessage(), getattr(r, "refused", None)) for r in caplog.records]
     assert events == [("publishes_refused", None), ("publishes_admitted_again", 3)]
+
+
+def test_resize_holds_the_real_amounts_once_known():
+    pending = PendingPublishes(max_messages=10, max_bytes=1000)
+    with pending.hold(1, 100) as held:
+        held.resize(4, 80)
+        assert (pending.messages, pending.bytes) == (4, 80)
+    assert (pending.messages, pending.bytes) == (0, 0)
+
+
+def test_resize_past_a_limit_is_refused_and_the_old_amounts_are_still_released():
+    pending = PendingPublishes(max_messages=5, max_bytes=1000)
+    with pending.hold(3, 10):
+        with pytest.raises(Overloaded) as refused, pending.hold(1, 10) as held:
+            held.resize(3, 10)  # a batch of 3 items admitted as 1 before its body was read
+        assert "3 messages" in refused.value.detail  # the others, not counting itself
+        assert (pending.messages, pending.bytes) == (3, 10)
+    assert (pending.messages, pending.bytes) == (0, 0)
+
+
+def test_resize_of_the_only_pending_publish_always_fits():
+    pending = PendingPublishes(max_messages=5, max_bytes=1000)
+    with pending.hold(1, 10) as held:
+        held.resize(1000, 5000)
+        assert (pending.messages, pending.bytes) == (1000, 5000)
