@@ -63,7 +63,7 @@ class FloodResult:
 
 
 async def flood(args: argparse.Namespace, database_url: str, setting: str) -> FloodResult:
-    env = UNBOUNDED if setting == "unbounded" else {}
+    env = UNBOUNDED if setting == "unbounded" else _bound(args)
     launcher = WirepostLauncher(Path(args.out), extra_env={**env, "WIREPOST_RUN_DELIVERY": "false"})
     server = await launcher.start_process(database_url, f"stall_flood_{setting}")
     assert server.process is not None
@@ -112,6 +112,16 @@ async def flood(args: argparse.Namespace, database_url: str, setting: str) -> Fl
         await subprocesses.stop(server.process)
 
 
+def _bound(args: argparse.Namespace) -> dict[str, str]:
+    """The bound of the "bounded" run: the server's defaults unless given."""
+    env = {}
+    if args.max_pending_messages is not None:
+        env["WIREPOST_MAX_PENDING_MESSAGES"] = str(args.max_pending_messages)
+    if args.max_pending_bytes is not None:
+        env["WIREPOST_MAX_PENDING_BYTES"] = str(args.max_pending_bytes)
+    return env
+
+
 async def _settled_count(connection: asyncpg.Connection, *, within: float = 120) -> int:
     """The stored messages once the count has not changed for two seconds: publishes whose
     clients gave up are still committed by the server after the stall."""
@@ -125,7 +135,8 @@ async def _settled_count(connection: asyncpg.Connection, *, within: float = 120)
     return int(count)
 
 
-async def run(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace) -> list[FloodResult]:
+    """One flood with the bound (``--max-pending-*`` or the server's defaults), one without."""
     # A socket per publish waiting, here and in the server (which inherits the limit).
     ensure_open_files(int(args.rate * args.client_timeout) + 512)
     if args.database_url:
@@ -139,6 +150,11 @@ async def run(args: argparse.Namespace) -> None:
                 results.append(await flood(args, url, setting))
     finally:
         server.close()
+    return results
+
+
+async def run(args: argparse.Namespace) -> None:
+    results = await measure(args)
     print(
         f"{args.rate:g} publishes/s of {args.body_kib} KiB for {args.stall:g} s of a locked "
         f"messages table, clients giving up after {args.client_timeout:g} s\n\n"
@@ -155,6 +171,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--body-kib", type=int, default=64, help="body size in KiB (64)")
     parser.add_argument("--stall", type=float, default=20, help="seconds the table is locked")
     parser.add_argument("--client-timeout", type=float, default=5, help="seconds (5)")
+    parser.add_argument("--max-pending-messages", type=int, help="bound (server default)")
+    parser.add_argument("--max-pending-bytes", type=int, help="bound (server default)")
     parser.add_argument("--database-url", help="a Postgres to use instead of an embedded one")
     parser.add_argument("--out", default="loadtest/results", help="where server logs go")
     return parser.parse_args(argv)
