@@ -1,13 +1,13 @@
 """Group commit for publishes: concurrent publishes share one insert statement.
 
 Publishes that arrive while the inserts in flight run queue up; the next insert takes all of
-them (up to ``max_messages`` messages and ``max_bytes`` of bodies, so that the backlog a stalled
-database leaves does not become one huge statement). Two inserts may be in flight: while one waits for Postgres (its
-rows, its commit's WAL flush), the next group is already being written, so the server and
-Postgres both keep working (a ``/v2/batch`` drain's ingest rose 12-42 % over one at a time).
-Each publisher is answered only after the statement holding its messages has committed, so a
-2xx still means "committed". If a shared insert fails, each publish is retried alone, so one
-bad publish cannot fail the others.
+them, up to ``max_messages`` messages and ``max_bytes`` of bodies (so that the backlog a stalled
+database leaves does not become one huge statement). Two inserts may be in flight: while one
+waits for Postgres (its rows, its commit's WAL flush), the next group is already being written,
+so the server and Postgres both keep working (a ``/v2/batch`` drain's ingest rose 12-42 % over
+one at a time). Each publisher is answered only after the statement holding its messages has
+committed, so a 2xx still means "committed". If a shared insert fails, each publish is retried
+alone, so one bad publish cannot fail the others.
 """
 
 from __future__ import annotations
