@@ -200,8 +200,7 @@ def _run_server(
 ) -> int:
     configure_logging(settings.log_level, settings.log_format)
     _install_uvloop()
-    if settings.run_delivery:
-        ensure_open_files(settings.delivery_concurrency)
+    ensure_open_files(settings.delivery_concurrency if settings.run_delivery else 0)
     try:
         return asyncio.run(
             _serve(settings, migrate=migrate, wait_for_db=wait_for_db, banner=banner)

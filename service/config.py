@@ -88,7 +88,7 @@ class Settings:
     )
     delivery_concurrency: int = _setting(
         800,
-        "HTTP deliveries in flight per process (it raises its open-file limit to match).",
+        "HTTP deliveries in flight per process (each takes an open file: a socket).",
         kind="int",
     )
     delivery_batch_size: int = _setting(400, "Deliveries claimed per query.", kind="int")

@@ -24,22 +24,20 @@ def _hard(limits: tuple[int, int]) -> int:
     return 1 << 20 if hard == resource.RLIM_INFINITY else hard
 
 
-def test_a_low_soft_limit_is_raised_to_what_the_deliveries_need(limits, caplog):
+def test_a_low_soft_limit_is_raised_to_the_hard_limit(limits, caplog):
     if _hard(limits) < 2_000 + HEADROOM:
         pytest.skip("the hard open-file limit here is below what the test asks for")
     resource.setrlimit(resource.RLIMIT_NOFILE, (512, limits[1]))
     with caplog.at_level(logging.WARNING, logger="wirepost.open_files"):
-        assert ensure_open_files(2_000) == 2_000 + HEADROOM
-    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (2_000 + HEADROOM, limits[1])
+        assert ensure_open_files(2_000) == _hard(limits)  # room for API clients too
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (_hard(limits), limits[1])
     assert not caplog.records
 
 
-def test_a_soft_limit_already_high_enough_is_left_alone(limits):
-    if _hard(limits) < 4_096:
-        pytest.skip("the hard open-file limit here is below 4,096")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (4_096, limits[1]))
-    assert ensure_open_files(100) == 4_096
-    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 4_096
+def test_a_soft_limit_already_at_the_hard_limit_is_left_alone(limits):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_hard(limits), limits[1]))
+    assert ensure_open_files(100) == _hard(limits)
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == _hard(limits)
 
 
 def test_a_hard_limit_too_low_is_reached_and_named_in_a_warning(limits, caplog):
