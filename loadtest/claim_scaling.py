@@ -26,7 +26,7 @@ import uvloop
 
 from loadtest import postgres
 from wirepost.domain import Message, new_id
-from wirepost.store import db, messages
+from wirepost.store import db, deliveries, messages
 from wirepost.store.migrate import migrate
 from wirepost.store.queries import Q
 
@@ -72,6 +72,7 @@ async def claim_ms(url: str, size: int, *, limit: int, claims: int) -> list[floa
                         now + timedelta(seconds=1),
                         limit,
                         now + timedelta(minutes=1),
+                        deliveries.NO_BYTE_BUDGET,
                     )
                 finally:
                     await transaction.rollback()

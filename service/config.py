@@ -92,6 +92,11 @@ class Settings:
         kind="int",
     )
     delivery_batch_size: int = _setting(400, "Deliveries claimed per query.", kind="int")
+    delivery_max_bytes: int = _setting(
+        128 * 1024 * 1024,
+        "Body bytes of deliveries in flight per process (one body may go past it).",
+        kind="int",
+    )
     poll_interval: timedelta = _setting(
         timedelta(seconds=1), "Longest sleep of an idle loop between polls.", kind="duration"
     )
@@ -133,6 +138,7 @@ class Settings:
             "max_batch_size",
             "max_pending_messages",
             "max_pending_bytes",
+            "delivery_max_bytes",
         ):
             _check(getattr(self, name), getattr(self, name) > 0, name, "must be positive")
         _check(

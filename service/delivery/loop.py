@@ -59,6 +59,7 @@ class DeliveryLoop:
         self._dispatcher = dispatcher
         self._wake = wake or asyncio.Event()
         self._inflight: dict[str, Claimed] = {}
+        self._inflight_bytes = 0  # bodies of the deliveries in flight
         self._none_inflight = asyncio.Event()
         self._none_inflight.set()
         self._finished: list[tuple[Claimed, Outcome]] = []
@@ -86,6 +87,7 @@ class DeliveryLoop:
             limit=self._settings.delivery_batch_size,
             lease=self._settings.lease,
             now=now,
+            max_bytes=self._settings.delivery_max_bytes,
         )
         if not claimed:
             return 0
@@ -148,8 +150,10 @@ class DeliveryLoop:
 
     async def _claim_and_wait(self, stop: asyncio.Event) -> None:
         free = self._settings.delivery_concurrency - len(self._inflight)
-        if free < self._claim_threshold and self._inflight:
-            # Claim in batches: wait until enough slots are free rather than one at a time.
+        full = self._inflight_bytes >= self._settings.delivery_max_bytes
+        if (free < self._claim_threshold or full) and self._inflight:
+            # Claim in batches: wait until enough slots are free rather than one at a time;
+            # and hold no more bodies in memory than WIREPOST_DELIVERY_MAX_BYTES (plus one).
             self._slot_freed.clear()
             await wait_any(stop, self._slot_freed, timeout=None)
             return
@@ -162,14 +166,20 @@ class DeliveryLoop:
             await gates.admit(self._pool, now=now)
         self._claimed_at = time.monotonic()
         claimed = await deliveries.claim_due(
-            self._pool, limit=limit, lease=self._settings.lease, now=now
+            self._pool,
+            limit=limit,
+            lease=self._settings.lease,
+            now=now,
+            max_bytes=self._settings.delivery_max_bytes - self._inflight_bytes,
         )
         if claimed:
             signer = await self._current_signer()
             for c in claimed:
                 self._start(c, signer)
-        if len(claimed) == limit:
-            return  # more may be due: claim again as soon as slots allow
+        if len(claimed) == limit or self._inflight_bytes >= self._settings.delivery_max_bytes:
+            # More may be due: claim again as soon as slots allow. A claim cut short by the
+            # byte budget always leaves the bodies in flight at or over it.
+            return
         if not self._wake.is_set():
             # Only when no wake-up came during the claim: after one (a publish every millisecond
             # or so) the wait would end at once and its due-time query be thrown away.
@@ -198,6 +208,7 @@ class DeliveryLoop:
 
     def _start(self, claimed: Claimed, signer: Signer) -> None:
         self._inflight[claimed.message.id] = claimed
+        self._inflight_bytes += len(claimed.message.body)
         self._none_inflight.clear()
         self._dispatcher.start(claimed, signer, self._clock, self._attempted)
 
@@ -213,7 +224,8 @@ class DeliveryLoop:
         else:
             self._finished.append((claimed, outcome))
             self._finished_ready.set()
-        self._inflight.pop(claimed.message.id, None)
+        if self._inflight.pop(claimed.message.id, None) is not None:
+            self._inflight_bytes -= len(claimed.message.body)
         if not self._inflight:
             self._none_inflight.set()
         self._slot_freed.set()

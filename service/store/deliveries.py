@@ -22,8 +22,20 @@ _NOTIFY = Q["deliveries.notify"]
 CHANNEL = "wirepost_deliveries"
 
 
-async def claim_due(db: Executor, *, limit: int, lease: timedelta, now: datetime) -> list[Claimed]:
-    rows = await db.fetch(_CLAIM_DUE, now, limit, now + lease)
+NO_BYTE_BUDGET = 2**62
+
+
+async def claim_due(
+    db: Executor,
+    *,
+    limit: int,
+    lease: timedelta,
+    now: datetime,
+    max_bytes: int = NO_BYTE_BUDGET,
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries, oldest first, stopping once their bodies reach
+    ``max_bytes`` (the first is always taken, so at most ``max_bytes`` plus one body)."""
+    rows = await db.fetch(_CLAIM_DUE, now, limit, now + lease, max_bytes)
     return [Claimed(messages.from_columns(r), r[_CLAIMS], r[_RETRIED]) for r in rows]
 
 

@@ -1,18 +1,28 @@
 -- name: claim_due
--- Lease up to $2 due deliveries until $3 and log ACTIVE for each; $1 = now.
+-- Lease up to $2 due deliveries until $3 and log ACTIVE for each; $1 = now. $4 = byte budget:
+-- a delivery is taken while the bodies taken before it (oldest first) total less than $4, so
+-- the first always is, and the claim holds at most $4 plus one body.
 -- Expired leases are due again by construction (the lease end is their available_at).
 -- Rows are found again by `= ANY (ARRAY(...))` rather than by a join: that is an index
 -- condition in any plan, so a plan Postgres cached while the outbox was empty still reads only
 -- the claimed rows from a large backlog (a join can become a scan filtered by the join).
 WITH due AS (
-    SELECT message_id FROM deliveries
+    SELECT message_id, available_at, body_size FROM deliveries
     WHERE available_at <= $1
     ORDER BY available_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
+), fits AS (
+    SELECT message_id FROM (
+        SELECT message_id,
+               sum(body_size) OVER (ORDER BY available_at ROWS UNBOUNDED PRECEDING)
+                   - body_size AS taken_before
+        FROM due
+    ) t
+    WHERE taken_before < $4::bigint
 ), claimed AS (
     UPDATE deliveries d SET available_at = $3, leased = true, claims = d.claims + 1
-    WHERE d.message_id = ANY (ARRAY(SELECT message_id FROM due))
+    WHERE d.message_id = ANY (ARRAY(SELECT message_id FROM fits))
     RETURNING d.message_id, d.claims, d.retried
 ), active AS (
     INSERT INTO events (at, message_id, state) SELECT $1, message_id, 'ACTIVE' FROM claimed

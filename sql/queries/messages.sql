@@ -37,7 +37,7 @@ WITH x AS (
 ), d AS (
     -- Behind a queue or flow-control key a message waits parked until its gate admits it; a
     -- callback of a queued message holds its queue's slot without waiting.
-    INSERT INTO deliveries (message_id, available_at, due_at, gate_kind, gate_name)
+    INSERT INTO deliveries (message_id, available_at, due_at, gate_kind, gate_name, body_size)
     SELECT id,
            CASE WHEN coalesce(queue_name, flow_control_key) IS NOT NULL
                      AND source_message_id IS NULL
@@ -45,7 +45,8 @@ WITH x AS (
            not_before,
            CASE WHEN queue_name IS NOT NULL THEN 'queue'
                 WHEN flow_control_key IS NOT NULL THEN 'flow' END,
-           coalesce(queue_name, flow_control_key)
+           coalesce(queue_name, flow_control_key),
+           octet_length(body)
     FROM x ORDER BY ord
 )
 INSERT INTO events (at, message_id, state, next_delivery_at)

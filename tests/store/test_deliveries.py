@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import asyncpg
+import pytest
 
 from tests.factories import make_message
 from wirepost.clock import FixedClock
@@ -224,6 +225,34 @@ async def test_claim_due_plan_uses_the_available_at_index(pool, clock: FixedCloc
     await pool.execute("ANALYZE deliveries")
     from wirepost.store.queries import Q
 
-    plan = await pool.fetch("EXPLAIN " + Q["deliveries.claim_due"], now, 100, now + LEASE)
+    plan = await pool.fetch(
+        "EXPLAIN " + Q["deliveries.claim_due"], now, 100, now + LEASE, deliveries.NO_BYTE_BUDGET
+    )
     text = "\n".join(r[0] for r in plan)
     assert "deliveries_available_at_idx" in text
+
+
+@pytest.mark.parametrize(("max_bytes", "taken"), [(250, 3), (300, 3), (301, 4), (1, 1)])
+async def test_claim_due_stops_at_its_byte_budget_but_always_takes_the_first(
+    pool, clock: FixedClock, max_bytes: int, taken: int
+):
+    now = clock.now()
+    batch = [
+        make_message(now, body=b"x" * 100, not_before=now - timedelta(seconds=10 - i))
+        for i in range(10)
+    ]
+    await messages.insert_many(pool, batch, now=now)
+
+    claimed = await deliveries.claim_due(pool, limit=100, lease=LEASE, now=now, max_bytes=max_bytes)
+
+    # Oldest first: a delivery is taken while the bodies before it total less than the budget.
+    assert [c.message.id for c in claimed] == [m.id for m in batch[:taken]]
+    rest = await deliveries.claim_due(pool, limit=100, lease=LEASE, now=now)
+    assert [c.message.id for c in rest] == [m.id for m in batch[taken:]]  # left unleased
+
+
+async def test_empty_bodies_never_stop_a_claim(pool, clock: FixedClock):
+    now = clock.now()
+    await messages.insert_many(pool, [make_message(now, body=b"") for _ in range(5)], now=now)
+    claimed = await deliveries.claim_due(pool, limit=100, lease=LEASE, now=now, max_bytes=1)
+    assert len(claimed) == 5

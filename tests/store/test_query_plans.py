@@ -83,7 +83,11 @@ async def _prepare_on_empty_outbox(conn: asyncpg.Connection, now: datetime) -> N
     ):
         await conn.execute(f"PREPARE {name} AS {sql}")
         for _ in range(8):
-            args = [now, BATCH, now + LEASE] if name == "claim" else [now, [], "[]", []]
+            args = (
+                [now, BATCH, now + LEASE, deliveries.NO_BYTE_BUDGET]
+                if name == "claim"
+                else [now, [], "[]", []]
+            )
             await _execute(conn, name, args)
 
 
@@ -94,7 +98,9 @@ async def _pages_per_claim_and_completion(
     try:
         await _prepare_on_empty_outbox(conn, now)
         await _fill(pool, now)
-        claim = await _pages_touched(conn, "claim", [now, BATCH, now + LEASE])
+        claim = await _pages_touched(
+            conn, "claim", [now, BATCH, now + LEASE, deliveries.NO_BYTE_BUDGET]
+        )
         claimed = await deliveries.claim_due(pool, limit=BATCH, lease=LEASE, now=now)
         outcomes = [[c.claims, "delivered", None, 200, None, None] for c in claimed]
         complete = await _pages_touched(
