@@ -31,6 +31,7 @@ from loadtest.process_meter import ProcessMeter
 from loadtest.wirepost_server import WirepostLauncher
 
 UNBOUNDED = str(2**62)
+SETTINGS = ("bounded", "unbounded")
 SAMPLE_EVERY = 0.1
 
 
@@ -126,18 +127,12 @@ async def _publish(base_url: str, token: str, destination: str, count: int, size
 
 async def measure(args: argparse.Namespace) -> list[BacklogResult]:
     """One drain with the budget (``--max-bytes`` or the server's default), one without."""
-    if args.database_url:
-        server = postgres.PostgresServer(url=args.database_url, postmaster_pid=None)
-    else:
-        server = await asyncio.to_thread(postgres.start_embedded)
-    results = []
-    try:
-        for setting in ("bounded", "unbounded"):
-            async with postgres.fresh_database(server, f"wp_large_backlog_{setting}") as url:
-                results.append(await drain(args, url, setting))
-    finally:
-        server.close()
-    return results
+    return await postgres.in_fresh_databases(
+        args.database_url,
+        "wp_large_backlog",
+        SETTINGS,
+        lambda url, setting: drain(args, url, setting),
+    )
 
 
 async def run(args: argparse.Namespace) -> None:

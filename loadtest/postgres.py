@@ -14,15 +14,17 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from loadtest.process_meter import process_tree
+
+T = TypeVar("T")
 
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _FOREIGN_KEY_CHECK = re.compile(r"^SELECT \$?\d+ FROM ONLY .* FOR KEY SHARE OF x$", re.DOTALL)
@@ -145,6 +147,29 @@ async def fresh_database(server: PostgresServer, name: str) -> AsyncIterator[str
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+async def in_fresh_databases(
+    database_url: str | None,
+    prefix: str,
+    settings: Sequence[str],
+    measure: Callable[[str, str], Awaitable[T]],
+) -> list[T]:
+    """`measure(url, setting)` for each setting, each on a fresh database `{prefix}_{setting}`
+    of the Postgres at `database_url` (its role must create databases), or of a throwaway
+    embedded one when it is None."""
+    if database_url:
+        server = PostgresServer(url=database_url, postmaster_pid=None)
+    else:
+        server = await asyncio.to_thread(start_embedded)
+    results = []
+    try:
+        for setting in settings:
+            async with fresh_database(server, f"{prefix}_{setting}") as url:
+                results.append(await measure(url, setting))
+    finally:
+        server.close()
+    return results
 
 
 async def read_counters(server: PostgresServer, name: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ UNBOUNDED = {
     "WIREPOST_MAX_PENDING_MESSAGES": "1000000000",
     "WIREPOST_MAX_PENDING_BYTES": "1" + "0" * 15,
 }
+SETTINGS = ("bounded", "unbounded")
 SAMPLE_EVERY = 0.25
 
 
@@ -139,18 +140,12 @@ async def measure(args: argparse.Namespace) -> list[FloodResult]:
     """One flood with the bound (``--max-pending-*`` or the server's defaults), one without."""
     # A socket per publish waiting, here and in the server (which inherits the limit).
     ensure_open_files(int(args.rate * args.client_timeout) + 512)
-    if args.database_url:
-        server = postgres.PostgresServer(url=args.database_url, postmaster_pid=None)
-    else:
-        server = await asyncio.to_thread(postgres.start_embedded)
-    results = []
-    try:
-        for setting in ("bounded", "unbounded"):
-            async with postgres.fresh_database(server, f"wp_stall_flood_{setting}") as url:
-                results.append(await flood(args, url, setting))
-    finally:
-        server.close()
-    return results
+    return await postgres.in_fresh_databases(
+        args.database_url,
+        "wp_stall_flood",
+        SETTINGS,
+        lambda url, setting: flood(args, url, setting),
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
