@@ -107,11 +107,13 @@ class Attempts:
 
 def _seconds(retry_after: str | None) -> float | None:
     """A ``Retry-After`` in seconds (the form Wirepost sends), capped; None if absent or not."""
+    if retry_after is None:
+        return None
     try:
-        seconds = float(retry_after) if retry_after is not None else None
+        seconds = float(retry_after)
     except ValueError:
         return None
-    if seconds is None or not 0 <= seconds < float("inf"):
+    if not 0 <= seconds < float("inf"):  # also refuses NaN
         return None
     return min(seconds, LONGEST_RETRY_AFTER)
 

@@ -15,12 +15,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from wirepost.domain import Message
 from wirepost.store import messages
 from wirepost.store.db import Pool
 
-_Waiting = tuple[Sequence[Message], datetime, "asyncio.Future[None]"]
+
+class _Waiting(NamedTuple):
+    batch: Sequence[Message]
+    now: datetime
+    done: asyncio.Future[None]
+    body_bytes: int  # counted once, when the publish queues up
 
 
 class GroupCommit:
@@ -43,7 +49,7 @@ class GroupCommit:
     async def insert(self, batch: Sequence[Message], *, now: datetime) -> None:
         """Return once ``batch`` is committed (raises what its insert raised)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((batch, now, done))
+        self._waiting.append(_Waiting(batch, now, done, sum(len(m.body) for m in batch)))
         if len(self._drainers) < self._inserts:
             drainer = asyncio.create_task(self._drain())
             self._drainers.add(drainer)
@@ -55,13 +61,14 @@ class GroupCommit:
         group: list[_Waiting] = []
         count = size = 0
         while self._waiting:
-            batch = self._waiting[0][0]
-            batch_size = sum(len(m.body) for m in batch)
-            if group and (count + len(batch) > self._max or size + batch_size > self._max_bytes):
+            first = self._waiting[0]
+            if group and (
+                count + len(first.batch) > self._max or size + first.body_bytes > self._max_bytes
+            ):
                 break
             group.append(self._waiting.pop(0))
-            count += len(batch)
-            size += batch_size
+            count += len(first.batch)
+            size += first.body_bytes
         return group
 
     async def _drain(self) -> None:
@@ -70,14 +77,14 @@ class GroupCommit:
             try:
                 await messages.insert_many(
                     self._pool,
-                    [m for batch, _, _ in group for m in batch],
-                    now=max(now for _, now, _ in group),
+                    [m for waiting in group for m in waiting.batch],
+                    now=max(waiting.now for waiting in group),
                 )
             except Exception as exc:
                 if len(group) == 1:
-                    _settle(group[0][2], exc)
+                    _settle(group[0].done, exc)
                     continue
-                for batch, now, done in group:  # isolate the publish that failed
+                for batch, now, done, _ in group:  # isolate the publish that failed
                     try:
                         await messages.insert_many(self._pool, batch, now=now)
                     except Exception as alone:
@@ -85,8 +92,8 @@ class GroupCommit:
                     else:
                         _settle(done, None)
                 continue
-            for _, _, done in group:
-                _settle(done, None)
+            for waiting in group:
+                _settle(waiting.done, None)
 
 
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:

@@ -150,8 +150,7 @@ class DeliveryLoop:
 
     async def _claim_and_wait(self, stop: asyncio.Event) -> None:
         free = self._settings.delivery_concurrency - len(self._inflight)
-        full = self._inflight_bytes >= self._settings.delivery_max_bytes
-        if (free < self._claim_threshold or full) and self._inflight:
+        if (free < self._claim_threshold or self._bodies_at_budget()) and self._inflight:
             # Claim in batches: wait until enough slots are free rather than one at a time;
             # and hold no more bodies in memory than WIREPOST_DELIVERY_MAX_BYTES (plus one).
             self._slot_freed.clear()
@@ -176,7 +175,7 @@ class DeliveryLoop:
             signer = await self._current_signer()
             for c in claimed:
                 self._start(c, signer)
-        if len(claimed) == limit or self._inflight_bytes >= self._settings.delivery_max_bytes:
+        if len(claimed) == limit or self._bodies_at_budget():
             # More may be due: claim again as soon as slots allow. A claim cut short by the
             # byte budget always leaves the bodies in flight at or over it.
             return
@@ -190,6 +189,9 @@ class DeliveryLoop:
             linger = claim_linger(self._claimed_at, time.monotonic())
             if linger:
                 await asyncio.sleep(linger)
+
+    def _bodies_at_budget(self) -> bool:
+        return self._inflight_bytes >= self._settings.delivery_max_bytes
 
     async def _gates_present(self) -> bool:
         """Whether any open queue or flow-control key exists, re-read at most once a second,
