@@ -55,9 +55,9 @@ def plot_run(run: dict[str, Any], path: Path) -> Path | None:
                 color=line[0].get_color(),
                 label=f"{result['queue']} p50",
             )
-        rate = steady[0].get("target_rate")
+        rates = {r["target_rate"] for r in steady if r.get("target_rate")}  # none if it failed
         axis.set(
-            title=f"steady {rate:g} msg/s: publish→receive latency",
+            title=f"steady {max(rates, default=0):g} msg/s: publish→receive latency",
             yscale="log",
             xlabel="seconds since first delivery",
             ylabel="ms",

@@ -73,6 +73,11 @@ class Settings:
         "Body bytes waiting for their commit before publishes get 503 + Retry-After.",
         kind="int",
     )
+    body_timeout: timedelta = _setting(
+        timedelta(seconds=60),
+        "Longest a request body may take to arrive; a slower one gets 408.",
+        kind="duration",
+    )
     default_retries: int = _setting(3, "Retries when Upstash-Retries is absent.", kind="int")
     max_retries: int = _setting(20, "Largest Upstash-Retries accepted.", kind="int")
     max_delay: timedelta = _setting(
@@ -147,7 +152,7 @@ class Settings:
             "default_retries",
             "must be between 0 and WIREPOST_MAX_RETRIES",
         )
-        for name in ("poll_interval", "lease", "attempt_timeout"):
+        for name in ("poll_interval", "lease", "attempt_timeout", "body_timeout"):
             _check(
                 getattr(self, name),
                 getattr(self, name) > timedelta(0),

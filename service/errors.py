@@ -7,6 +7,7 @@ only place that turns one into HTTP (``{"error": "<detail>"}`` with ``status``):
     ├── InvalidRequest (400)   bad header, body, name or number; says how to fix it
     ├── Unauthorized (401)     missing or wrong token
     ├── NotFound (404)         message, DLQ entry, group, queue, schedule, flow-control key
+    ├── RequestTimeout (408)   the body did not arrive within WIREPOST_BODY_TIMEOUT
     ├── Conflict (409)         the operation contradicts the current state
     ├── PayloadTooLarge (413)  body above WIREPOST_MAX_BODY_SIZE
     ├── LimitExceeded (412)    a configured count limit (queues, schedules, parallelism)
@@ -24,6 +25,7 @@ class ServiceError(Exception):
 
     status = 500
     retry_after: int | None = None  # seconds, sent as a ``Retry-After`` header when set
+    closes_connection = False  # the request was not read to its end: answer, then hang up
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or (self.__doc__ or "").strip()
@@ -46,6 +48,13 @@ class NotFound(ServiceError):
     """Not found."""
 
     status = 404
+
+
+class RequestTimeout(ServiceError):
+    """The request body did not arrive in time."""
+
+    status = 408
+    closes_connection = True
 
 
 class Conflict(ServiceError):

@@ -20,15 +20,14 @@ from multidict import CIMultiDict
 
 from wirepost import publishing
 from wirepost.api import parse
+from wirepost.api.body import declared_size, read_body
 from wirepost.api.publish import (
     GroupLookup,
     Planned,
     TemplateFor,
     answer,
     answer_status,
-    declared_size,
     plan,
-    read_body,
     template_for,
 )
 from wirepost.api.queues import check_name

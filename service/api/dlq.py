@@ -11,6 +11,7 @@ from aiohttp import web
 
 from wirepost import publishing
 from wirepost.api import parse, query
+from wirepost.api.body import read_body
 from wirepost.api.shapes import dead_letter_json, json_response
 from wirepost.api.state import ApiState, state_of
 from wirepost.config import Settings
@@ -65,7 +66,7 @@ async def delete_dlq(request: web.Request) -> web.Response:
 
 async def _body_ids(request: web.Request) -> list[str] | None:
     """``{"dlqIds": [...]}`` from a JSON body (Python and Go SDKs), or None without a body."""
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         return None
     try:

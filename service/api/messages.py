@@ -16,6 +16,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
 from wirepost.api import query
+from wirepost.api.body import read_body
 from wirepost.api.shapes import json_response, message_json
 from wirepost.api.state import ApiState, state_of
 from wirepost.errors import InvalidRequest, NotFound
@@ -111,7 +112,7 @@ async def _cancel_matching(state: ApiState, where: MessageFilter) -> int:
 
 async def cancel_messages(request: web.Request) -> web.Response:
     state = state_of(request)
-    raw = await request.read()
+    raw = await read_body(request)
     params: MultiMapping[str] = _body_params(raw) if raw.strip() else request.query
     unknown = sorted(set(params) - _ACCEPTED)
     if unknown:

@@ -3,7 +3,8 @@
 ``ServiceError`` → ``{"error": detail}`` with its status; aiohttp's own HTTP errors (unknown
 route, wrong method, body too large) get the same shape; a NUL character Postgres cannot store
 is 400; a lost database is 503; an error with ``retry_after`` (``Overloaded``) carries a
-``Retry-After`` header; anything else is logged with its traceback and answered 500
+``Retry-After`` header; one that ``closes_connection`` (``RequestTimeout``) ends the keep-alive
+connection; anything else is logged with its traceback and answered 500
 without internals.
 """
 
@@ -51,7 +52,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ServiceError as exc:
-        return error_response(exc.status, exc.detail, retry_after=exc.retry_after)
+        response = error_response(exc.status, exc.detail, retry_after=exc.retry_after)
+        if exc.closes_connection:
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

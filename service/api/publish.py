@@ -17,41 +17,16 @@ from yarl import URL
 
 from wirepost import publishing
 from wirepost.api import parse, spec
+from wirepost.api.body import declared_size, read_body
 from wirepost.api.shapes import json_response
 from wirepost.api.state import ApiState, state_of
 from wirepost.destination import DestinationPolicy, validate_destination_url
 from wirepost.domain import Endpoint, Message
-from wirepost.errors import InvalidRequest, NotFound, PayloadTooLarge
+from wirepost.errors import InvalidRequest, NotFound
 from wirepost.store import url_groups
 from wirepost.store.db import Executor
 
 PREFIX = "/v2/publish/"
-
-
-def _too_large(size: int, limit: int, setting: str) -> PayloadTooLarge:
-    return PayloadTooLarge(f"body of {size} bytes is larger than {setting} ({limit} bytes)")
-
-
-def declared_size(
-    request: web.Request, limit: int, *, setting: str = "WIREPOST_MAX_BODY_SIZE"
-) -> int:
-    """The body's ``Content-Length`` (0 when it is sent chunked), refused with 413 above
-    ``limit`` bytes (named by ``setting``) before anything is read."""
-    size = request.content_length or 0
-    if size > limit:
-        raise _too_large(size, limit, setting)
-    return size
-
-
-async def read_body(
-    request: web.Request, limit: int, *, setting: str = "WIREPOST_MAX_BODY_SIZE"
-) -> bytes:
-    """The request body, refused with 413 above ``limit`` bytes (named by ``setting``)."""
-    declared_size(request, limit, setting=setting)
-    body = await request.read()
-    if len(body) > limit:
-        raise _too_large(len(body), limit, setting)
-    return body
 
 
 def check_destination(state: ApiState, url: str, what: str = "destination") -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from wirepost.api.body import read_body
 from wirepost.api.shapes import json_response
 from wirepost.api.state import state_of
 from wirepost.clock import to_millis
@@ -47,7 +48,7 @@ def queue_json(q: Gate) -> dict[str, Any]:
 async def upsert_queue(request: web.Request) -> web.Response:
     state = state_of(request)
     try:
-        data = orjson.loads(await request.read())
+        data = orjson.loads(await read_body(request))
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("queueName"), str):

@@ -20,7 +20,8 @@ from aiohttp import web
 
 from wirepost import cron
 from wirepost.api import parse, spec
-from wirepost.api.publish import check_destination, read_body
+from wirepost.api.body import read_body
+from wirepost.api.publish import check_destination
 from wirepost.api.shapes import json_response, visible_body, visible_headers
 from wirepost.api.state import ApiState, state_of
 from wirepost.api.topics import resource_name

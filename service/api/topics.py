@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from wirepost.api.body import read_body
 from wirepost.api.publish import check_destination
 from wirepost.api.shapes import json_response
 from wirepost.api.state import ApiState, state_of
@@ -62,7 +63,7 @@ def _group_name(request: web.Request) -> str:
 async def _endpoint_items(request: web.Request, example: str) -> list[dict[str, Any]]:
     """The objects of ``{"endpoints": [...]}``, bounded in number."""
     try:
-        data = orjson.loads(await request.read())
+        data = orjson.loads(await read_body(request))
     except orjson.JSONDecodeError:
         raise InvalidRequest(f"body must be JSON like {example}") from None
     items = data.get("endpoints") if isinstance(data, dict) else None
