@@ -40,15 +40,22 @@ async def read_body(
     ``client_max_size`` bounds it (for the small JSON bodies of control endpoints)."""
     if limit is not None:
         declared_size(request, limit, setting=setting)
+    if request.content.is_eof():
+        body = await request.read()  # it all came with the head: no timer to set and cancel
+    else:
+        body = await _read_in_time(request)
+    if limit is not None and len(body) > limit:
+        raise _too_large(len(body), limit, setting)
+    return body
+
+
+async def _read_in_time(request: web.Request) -> bytes:
     timeout = state_of(request).settings.body_timeout.total_seconds()
     try:
         async with asyncio.timeout(timeout):
-            body = await request.read()
+            return await request.read()
     except TimeoutError:
         raise RequestTimeout(
             f"the request body did not arrive within {timeout:g} s "
             "(WIREPOST_BODY_TIMEOUT): send it faster, or raise the setting"
         ) from None
-    if limit is not None and len(body) > limit:
-        raise _too_large(len(body), limit, setting)
-    return body
