@@ -17,6 +17,7 @@ from aiohttp import web
 from wirepost.api.middleware import auth_middleware, error_middleware
 from wirepost.api.pending import PendingPublishes
 from wirepost.api.routes import setup_health_route, setup_routes
+from wirepost.api.spec import TemplateCache
 from wirepost.api.state import STATE, ApiState
 from wirepost.clock import Clock, SystemClock
 from wirepost.config import Settings
@@ -87,7 +88,16 @@ async def _lifecycle(
         pending = PendingPublishes(
             max_messages=settings.max_pending_messages, max_bytes=settings.max_pending_bytes
         )
-        app[STATE] = ApiState(settings, pool, clock, waker, policy, GroupCommit(pool), pending)
+        app[STATE] = ApiState(
+            settings,
+            pool,
+            clock,
+            waker,
+            policy,
+            GroupCommit(pool),
+            pending,
+            TemplateCache(settings),
+        )
 
         def start(coro: Coroutine[Any, Any, None], name: str) -> None:
             tasks.append(asyncio.create_task(coro, name=name))

@@ -66,10 +66,9 @@ TemplateFor = Callable[[parse.PublishHeaders], Message]
 
 
 def template_for(state: ApiState, *, now: datetime, caller_ip: str | None) -> TemplateFor:
-    """``spec.build_template`` for the publishes of one request (same time and caller)."""
-    return functools.partial(
-        spec.build_template, body=b"", settings=state.settings, now=now, caller_ip=caller_ip
-    )
+    """The templates of one request's publishes (same time and caller), through the process's
+    ``spec.TemplateCache``."""
+    return functools.partial(state.templates.template, now=now, caller_ip=caller_ip)
 
 
 @dataclass(frozen=True)

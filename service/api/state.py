@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from wirepost.api.pending import PendingPublishes
+from wirepost.api.spec import TemplateCache
 from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.destination import DestinationPolicy
@@ -25,6 +26,7 @@ class ApiState:
     policy: DestinationPolicy
     group_commit: GroupCommit
     pending: PendingPublishes
+    templates: TemplateCache
 
 
 STATE = web.AppKey("wirepost_state", ApiState)
