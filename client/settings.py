@@ -21,9 +21,10 @@ CONNECT_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries after transport errors (no HTTP answer), and after a 503 answer with a
-    ``Retry-After`` header (the server turned the call away before acting on it); never after
-    any other HTTP error answer.
+    """Retries after transport errors (no HTTP answer), after a 503 answer with a
+    ``Retry-After`` header and after a 408 (the server turned the call away before acting on it:
+    too many publishes pending, or the body arrived too slowly); never after any other HTTP
+    error answer.
 
     Before retry ``n`` (1, 2, ...) the client waits ``min(max_delay, initial_delay *
     multiplier ** (n - 1))`` seconds: with the defaults 0.1, 0.2, 0.4, 0.8, 1.6 s (five retries,

@@ -74,15 +74,17 @@ class Attempts:
         return max(self._settings.retry.delay(self._made), self._retry_after)
 
     def turned_away(self, response: httpx.Response) -> bool:
-        """True when ``response`` refused the call unread (503 with ``Retry-After``) and another
-        attempt may follow; ``wait()`` then waits at least what the header asks."""
-        if response.status_code != 503 or self._made >= self._settings.retry.retries:
+        """True when ``response`` refused the call unread and another attempt may follow: a 503
+        with ``Retry-After`` (``wait()`` then waits at least what the header asks), or a 408 (the
+        request's body did not reach the server in time; the policy's delay applies)."""
+        status = response.status_code
+        if status not in (408, 503) or self._made >= self._settings.retry.retries:
             return False
         seconds = _seconds(response.headers.get("Retry-After"))
-        if seconds is None:
+        if status == 503 and seconds is None:
             return False
         self._made += 1
-        self._retry_after = seconds
+        self._retry_after = seconds or 0.0
         return True
 
     def failed(self, error: httpx.TransportError) -> None:

@@ -1,7 +1,11 @@
 """A TCP proxy for HTTP/1.1 that can lose answers: it forwards each request to the upstream
 server, waits for the whole answer, and then, for the first ``drops`` requests, closes the
 client's connection instead of passing the answer on. That is a connection lost after the server
-acted — the case where a retried publish must not be stored twice."""
+acted — the case where a retried publish must not be stored twice.
+
+With ``stalls``, the first ``stalls`` requests reach the upstream without their body, as from a
+client whose upload stalled: the upstream's answer (a 408 once its body timeout passes) is passed
+on and both connections are closed."""
 
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ async def read_message(reader: asyncio.StreamReader) -> bytes | None:
 
 
 class DroppingProxy:
-    def __init__(self, upstream_port: int, drops: int) -> None:
+    def __init__(self, upstream_port: int, drops: int, stalls: int = 0) -> None:
         self.upstream_port = upstream_port
         self.drops = drops
+        self.stalls = stalls
         self.requests: list[bytes] = []
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -49,6 +54,13 @@ class DroppingProxy:
         try:
             while (request := await read_message(reader)) is not None:
                 self.requests.append(request)
+                if self.stalls > 0:
+                    self.stalls -= 1
+                    up_writer.write(request[: request.index(b"\r\n\r\n") + 4])
+                    if (answer := await read_message(up_reader)) is not None:
+                        writer.write(answer)
+                        await writer.drain()
+                    return
                 up_writer.write(request)
                 await up_writer.drain()
                 answer = await read_message(up_reader)

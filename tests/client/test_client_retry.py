@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -158,3 +159,27 @@ async def test_without_retries_a_turned_away_call_raises_the_503(mode, make_api,
 
     assert caught.value.status == 503
     assert "WIREPOST_MAX_PENDING_MESSAGES=1" in caught.value.message
+
+
+async def test_a_call_whose_body_stalled_is_sent_again_after_the_408(mode, make_api, pool):
+    api = await make_api(run_scheduler=False, body_timeout=timedelta(seconds=0.2))
+    assert api.server.port is not None
+    stalling = DroppingProxy(api.server.port, drops=0, stalls=1)
+    await stalling.start()
+    try:
+        async with client_for(mode, stalling.base, retry=RetryPolicy(**FAST_RETRY)) as wp:
+            published = await wp.publish(HOOK, "second time lucky")
+        async with client_for(mode, stalling.base, retry=False) as wp:
+            stalling.stalls = 1
+            with pytest.raises(WirepostError) as caught:
+                await wp.publish(HOOK, "no second try")
+    finally:
+        await stalling.stop()
+
+    assert len(stalling.requests) == 3
+    assert caught.value.status == 408
+    assert "WIREPOST_BODY_TIMEOUT" in caught.value.message
+    stored = await pool.fetch("SELECT id, body FROM messages")
+    assert [(r["id"], bytes(r["body"])) for r in stored] == [
+        (published.message_id, b"second time lucky")
+    ]
