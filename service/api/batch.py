@@ -52,7 +52,9 @@ class Templates:
     """Templates by distinct set of headers, each built once per request: the items of a
     batch usually carry the same headers, and building a template for each took a third
     of the batch's CPU per message. A template holds no body (the messages get theirs from
-    ``spec.for_destination``)."""
+    ``spec.for_destination``). Beneath it the process's ``spec.TemplateCache`` serves repeats
+    across requests; this per-request layer also covers delayed items (one time per request)
+    and spares each repeat item the cache's key and copy."""
 
     def __init__(self, build: TemplateFor) -> None:
         self._build = build

@@ -148,21 +148,18 @@ class TemplateCache:
     def template(self, headers: PublishHeaders, *, now: datetime, caller_ip: str | None) -> Message:
         """``build_template(headers, body=b"", ...)``, from the cache when it can be."""
         key = _config_key(headers)
-        if key is None:
-            return build_template(
-                headers, body=b"", settings=self._settings, now=now, caller_ip=caller_ip
-            )
-        kept = self._kept.get(key)
-        if kept is None:
-            kept = build_template(
-                headers, body=b"", settings=self._settings, now=now, caller_ip=caller_ip
-            )
+        kept = None if key is None else self._kept.get(key)
+        if kept is not None:
+            # Without Upstash-Delay / -Not-Before a template's first attempt is due at once.
+            return kept.evolve(created_at=now, not_before=now, caller_ip=caller_ip)
+        built = build_template(
+            headers, body=b"", settings=self._settings, now=now, caller_ip=caller_ip
+        )
+        if key is not None:
             if len(self._kept) >= self._size:
                 del self._kept[next(iter(self._kept))]
-            self._kept[key] = kept
-            return kept
-        # Without Upstash-Delay / -Not-Before a template's first attempt is due at once.
-        return kept.evolve(created_at=now, not_before=now, caller_ip=caller_ip)
+            self._kept[key] = built
+        return built
 
 
 def for_destination(
