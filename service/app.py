@@ -88,22 +88,7 @@ async def _lifecycle(
         pending = PendingPublishes(
             max_messages=settings.max_pending_messages, max_bytes=settings.max_pending_bytes
         )
-        app[STATE] = ApiState(
-            settings,
-            pool,
-            clock,
-            waker,
-            policy,
-            GroupCommit(pool),
-            pending,
-            TemplateCache(settings),
-        )
-
-        def start(coro: Coroutine[Any, Any, None], name: str) -> None:
-            tasks.append(asyncio.create_task(coro, name=name))
-
-        start(waker.run(pool, stop), "waker")
-        start(RetentionLoop(settings, pool, clock).run(stop), "retention")
+        loop: DeliveryLoop | None = None
         if settings.run_delivery:
             client = delivery_client(settings, policy)
             loop = DeliveryLoop(
@@ -114,6 +99,23 @@ async def _lifecycle(
                 wake=waker.local,
                 own_origin=waker.origin,
             )
+        app[STATE] = ApiState(
+            settings,
+            pool,
+            clock,
+            waker,
+            policy,
+            GroupCommit(pool, taker=loop),
+            pending,
+            TemplateCache(settings),
+        )
+
+        def start(coro: Coroutine[Any, Any, None], name: str) -> None:
+            tasks.append(asyncio.create_task(coro, name=name))
+
+        start(waker.run(pool, stop), "waker")
+        start(RetentionLoop(settings, pool, clock).run(stop), "retention")
+        if loop is not None:
             start(loop.run(stop), "delivery")
         if settings.run_scheduler:
             start(ScheduleLoop(settings, pool, clock, waker).run(stop), "scheduler")

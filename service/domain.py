@@ -126,6 +126,14 @@ class Claimed(NamedTuple):
     retried: int
 
 
+class Handoff(NamedTuple):
+    """Messages a publish stores already claimed by this process's delivery loop (first claim,
+    leased until ``until``), which sends them once they commit instead of claiming them."""
+
+    messages: list[Message]
+    until: datetime
+
+
 @dataclass(frozen=True)
 class Response:
     """What the destination answered (status 0 = no HTTP response)."""

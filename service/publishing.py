@@ -41,9 +41,11 @@ async def publish(
     concurrent publishes when ``group`` is given.
     """
     gated = any(m.queue_name or m.flow_control_key for m in batch)
+    handed_off = 0  # sent by this process's delivery loop without a claim: no wake-up needed
     if not gated and not any(m.dedup_id for m in batch):
         if group is not None:
-            await group.insert(batch, now=now)  # shares a statement with concurrent publishes
+            # Shares a statement with concurrent publishes.
+            handed_off = await group.insert(batch, now=now)
         else:
             await messages.insert_many(pool, batch, now=now)
         fresh = list(batch)
@@ -54,7 +56,7 @@ async def publish(
             if gated:
                 await gates.prepare_for(conn, fresh, now=now)
             await messages.insert_many(conn, fresh, now=now)
-    if waker is not None and any(m.not_before <= now for m in fresh):
+    if waker is not None and sum(m.not_before <= now for m in fresh) > handed_off:
         waker.wake()
     return results
 

@@ -17,13 +17,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 from wirepost import callbacks
 from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.delivery.dispatch import Dispatcher
-from wirepost.domain import Claimed, Delivered, GiveUp, Outcome, RetryLater
+from wirepost.domain import Claimed, Delivered, GiveUp, Handoff, Message, Outcome, RetryLater
 from wirepost.loops import MAX_ERROR_BACKOFF, log_pass_error, sleep_or_stop, wait_any
 from wirepost.signing import Signer
 from wirepost.store import deliveries, gates, messages, signing_keys
@@ -75,6 +76,14 @@ class DeliveryLoop:
         )
         self._signer_loaded = 0.0
         self._claimed_at = -CLAIM_LINGER_SECONDS  # time.monotonic() when the last claim began
+        # Hand-off (see wirepost.group_commit): slots and bytes promised to publishes whose
+        # insert is in flight; taken only while running and not behind (the last claim found
+        # no more due work than it took), so new messages never jump a backlog.
+        self._stop: asyncio.Event | None = None
+        self._closed = False
+        self._behind = False
+        self._reserved = 0
+        self._reserved_bytes = 0
 
     # -- one pass (tests) -------------------------------------------------------------------
 
@@ -119,6 +128,7 @@ class DeliveryLoop:
     # -- the long-running loop ----------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         helpers = [
             asyncio.create_task(self._record_forever(stop), name="delivery-recorder"),
             asyncio.create_task(self._renew_forever(stop), name="delivery-lease-renewer"),
@@ -147,10 +157,69 @@ class DeliveryLoop:
             recorder.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await self._flush_remaining()
+            self._closed = True
+
+    # -- hand-off from group commit ----------------------------------------------------------
+
+    def offer(self, messages: Sequence[Message], now: datetime) -> Handoff | None:
+        """Reserve slots for those of ``messages`` due at ``now`` (ungated, within the byte
+        budget) while running with free slots and no backlog; they are then stored already
+        claimed by this loop (see wirepost.group_commit.Taker)."""
+        if self._stop is None or self._stop.is_set() or self._behind:
+            return None
+        free = self._settings.delivery_concurrency - len(self._inflight) - self._reserved
+        budget = self._settings.delivery_max_bytes - self._inflight_bytes - self._reserved_bytes
+        taken: list[Message] = []
+        for m in messages:
+            if len(taken) >= free:
+                break
+            if m.not_before > now or m.queue_name or m.flow_control_key or len(m.body) > budget:
+                continue
+            taken.append(m)
+            budget -= len(m.body)
+        if not taken:
+            return None
+        self._reserved += len(taken)
+        self._reserved_bytes += sum(len(m.body) for m in taken)
+        self._none_inflight.clear()
+        return Handoff(taken, self._clock.now() + self._settings.lease)
+
+    async def take(self, handoff: Handoff) -> None:
+        """The messages of ``handoff`` committed, claimed by this loop: send them."""
+        if self._closed:
+            # Stopped after waiting 10 s for the insert: their lease ends and they come due.
+            logger.warning("delivery_handoff_after_stop", extra={"messages": len(handoff.messages)})
+            return
+        try:
+            signer = await self._current_signer()
+        except Exception as exc:
+            # Nothing is lost: their lease ends and they come due again, as after a crash.
+            logger.warning(
+                "delivery_handoff_failed",
+                extra={"messages": len(handoff.messages), "error": str(exc)},
+            )
+            self.release(handoff)
+            return
+        self._unreserve(handoff)
+        for m in handoff.messages:
+            self._start(Claimed(m, 1, 0), signer)
+
+    def release(self, handoff: Handoff) -> None:
+        """The messages of ``handoff`` were not stored: free the slots reserved for them."""
+        self._unreserve(handoff)
+        self._slot_freed.set()
+
+    def _unreserve(self, handoff: Handoff) -> None:
+        self._reserved -= len(handoff.messages)
+        self._reserved_bytes -= sum(len(m.body) for m in handoff.messages)
+        if not self._inflight and not self._reserved:
+            self._none_inflight.set()
 
     async def _claim_and_wait(self, stop: asyncio.Event) -> None:
-        free = self._settings.delivery_concurrency - len(self._inflight)
-        if (free < self._claim_threshold or self._bodies_at_budget()) and self._inflight:
+        free = self._settings.delivery_concurrency - len(self._inflight) - self._reserved
+        if (free < self._claim_threshold or self._bodies_at_budget()) and (
+            self._inflight or self._reserved
+        ):
             # Claim in batches: wait until enough slots are free rather than one at a time;
             # and hold no more bodies in memory than WIREPOST_DELIVERY_MAX_BYTES (plus one).
             self._slot_freed.clear()
@@ -169,13 +238,16 @@ class DeliveryLoop:
             limit=limit,
             lease=self._settings.lease,
             now=now,
-            max_bytes=self._settings.delivery_max_bytes - self._inflight_bytes,
+            max_bytes=self._settings.delivery_max_bytes
+            - self._inflight_bytes
+            - self._reserved_bytes,
         )
         if claimed:
             signer = await self._current_signer()
             for c in claimed:
                 self._start(c, signer)
-        if len(claimed) == limit or self._bodies_at_budget():
+        self._behind = len(claimed) == limit or self._bodies_at_budget()
+        if self._behind:
             # More may be due: claim again as soon as slots allow. A claim cut short by the
             # byte budget always leaves the bodies in flight at or over it.
             return
@@ -191,7 +263,7 @@ class DeliveryLoop:
                 await asyncio.sleep(linger)
 
     def _bodies_at_budget(self) -> bool:
-        return self._inflight_bytes >= self._settings.delivery_max_bytes
+        return self._inflight_bytes + self._reserved_bytes >= self._settings.delivery_max_bytes
 
     async def _gates_present(self) -> bool:
         """Whether any open queue or flow-control key exists, re-read at most once a second,
@@ -228,7 +300,7 @@ class DeliveryLoop:
             self._finished_ready.set()
         if self._inflight.pop(claimed.message.id, None) is not None:
             self._inflight_bytes -= len(claimed.message.body)
-        if not self._inflight:
+        if not self._inflight and not self._reserved:
             self._none_inflight.set()
         self._slot_freed.set()
 
@@ -299,8 +371,9 @@ class DeliveryLoop:
             self._wake.set()
 
     async def _drain(self) -> None:
-        """On stop: let attempts in flight finish for up to 10 s (the leases of those still
-        unanswered expire, and they are delivered again)."""
+        """On stop: let attempts in flight (and hand-offs whose insert is in flight) finish for
+        up to 10 s (the leases of those still unanswered expire, and they are delivered
+        again)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._none_inflight.wait(), timeout=10)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from wirepost.domain import MESSAGE_FIELDS, Message, message_from_fields
+from wirepost.domain import MESSAGE_FIELDS, Handoff, Message, message_from_fields
 from wirepost.store.db import Executor
 from wirepost.store.filters import MessageFilter
 from wirepost.store.queries import Q
@@ -70,10 +70,22 @@ def _row(m: Message) -> list[Any]:
     ]
 
 
-async def insert_many(db: Executor, messages: Sequence[Message], *, now: datetime) -> None:
-    """Commit messages, a pending delivery and a CREATED event each (one atomic statement)."""
+async def insert_many(
+    db: Executor, messages: Sequence[Message], *, now: datetime, handoff: Handoff | None = None
+) -> None:
+    """Commit messages, a pending delivery and a CREATED event each (one atomic statement).
+
+    The messages of ``handoff`` (some of ``messages``) are stored already claimed until
+    ``handoff.until``, for this process's delivery loop to send without a claim."""
     if messages:
-        await db.execute(_INSERT_MANY, now, [_row(m) for m in messages], [m.body for m in messages])
+        await db.execute(
+            _INSERT_MANY,
+            now,
+            [_row(m) for m in messages],
+            [m.body for m in messages],
+            [m.id for m in handoff.messages] if handoff else [],
+            handoff.until if handoff else None,
+        )
 
 
 async def find(db: Executor, message_id: str) -> Message | None:

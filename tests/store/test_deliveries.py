@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import make_message
 from wirepost.clock import FixedClock
-from wirepost.domain import Claimed, Delivered, GiveUp, Response, RetryLater
+from wirepost.domain import Claimed, Delivered, GiveUp, Handoff, Response, RetryLater
 from wirepost.store import deliveries, messages
 
 LEASE = timedelta(seconds=30)
@@ -71,6 +71,40 @@ async def test_insert_many_stores_every_field_as_given(pool, clock: FixedClock):
         full.id: Claimed(full, 1, 0),
         bare.id: Claimed(bare, 1, 0),
     }
+
+
+async def test_insert_many_stores_handed_off_messages_already_claimed(pool, clock: FixedClock):
+    # Handed to this process's delivery loop: leased like a first claim, ACTIVE after CREATED;
+    # the rest of the statement's messages are stored as usual.
+    now = clock.now()
+    mine, other = make_message(now), make_message(now)
+    handoff = Handoff([mine], now + LEASE)
+    await messages.insert_many(pool, [other, mine], now=now, handoff=handoff)
+    assert await _states(pool, mine.id) == ["CREATED", "ACTIVE"]
+    assert await _states(pool, other.id) == ["CREATED"]
+    row = await pool.fetchrow(
+        "SELECT available_at, leased, claims FROM deliveries WHERE message_id = $1", mine.id
+    )
+    assert (row["available_at"], row["leased"], row["claims"]) == (now + LEASE, True, 1)
+    assert [
+        c.message for c in await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    ] == [other]
+    # The handed-off delivery's outcome is recorded like a claimed one's ...
+    sent = Delivered(Response(200, {}, b"ok"))
+    await deliveries.complete_many(pool, [(Claimed(mine, 1, 0), sent)], now=now)
+    assert await _states(pool, mine.id) == ["CREATED", "ACTIVE", "DELIVERED"]
+
+
+async def test_a_handed_off_delivery_comes_due_again_when_its_lease_ends(pool, clock: FixedClock):
+    # ... and if the process holding it dies first, anyone claims it when the lease ends.
+    now = clock.now()
+    message = make_message(now)
+    await messages.insert_many(pool, [message], now=now, handoff=Handoff([message], now + LEASE))
+    assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE / 2) == []
+    later = now + LEASE
+    assert await deliveries.claim_due(pool, limit=10, lease=LEASE, now=later) == [
+        Claimed(message, 2, 0)
+    ]
 
 
 async def test_claim_due_ignores_messages_not_yet_due(pool, clock: FixedClock):

@@ -87,9 +87,9 @@ async def test_groups_stop_at_max_bytes_of_bodies(
     sizes: list[int] = []
     real_insert_many = messages.insert_many
 
-    async def recording(db, batch, *, now):
+    async def recording(db, batch, *, now, handoff=None):
         sizes.append(len(batch))
-        await real_insert_many(db, batch, now=now)
+        await real_insert_many(db, batch, now=now, handoff=handoff)
 
     monkeypatch.setattr(group_commit.messages, "insert_many", recording)
     group = GroupCommit(pool, max_bytes=max_bytes)
