@@ -8,7 +8,9 @@ what tests drive with a fixed clock; ``run(stop)`` pipelines the same steps: it 
 slots are free, a recorder task writes finished outcomes in groups (whatever finished while the
 previous write ran), and a renewer extends leases every lease/3 so a slow attempt is never
 re-claimed while a crashed worker's leases simply expire and come due again. No transaction is
-ever open across an HTTP call.
+ever open across an HTTP call. Publishes of this process can also skip the claim: group commit
+``offer``s them, stores those the loop reserved slots for already claimed by it, and ``take``s
+them to the loop once committed (see wirepost.group_commit).
 """
 
 from __future__ import annotations
