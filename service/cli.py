@@ -259,7 +259,14 @@ async def _serve(
         code = await _migrate(settings, dry_run=False, check=False)
         if code:
             return code
-    runner = web.AppRunner(build_app(settings), access_log=None, handle_signals=False)
+    # aiohttp's keep-alive timer runs from a connection's start and from each response, and
+    # data arriving does not reset it: it also bounds how long a request's head may trickle in.
+    runner = web.AppRunner(
+        build_app(settings),
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=settings.idle_timeout.total_seconds(),
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=settings.workers > 1)
     await site.start()

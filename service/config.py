@@ -78,6 +78,12 @@ class Settings:
         "Longest a request body may take to arrive; a slower one gets 408.",
         kind="duration",
     )
+    idle_timeout: timedelta = _setting(
+        timedelta(seconds=75),
+        "Longest a client connection may sit idle, or take to send a request's head, before "
+        "it is closed.",
+        kind="duration",
+    )
     default_retries: int = _setting(3, "Retries when Upstash-Retries is absent.", kind="int")
     max_retries: int = _setting(20, "Largest Upstash-Retries accepted.", kind="int")
     max_delay: timedelta = _setting(
@@ -152,7 +158,7 @@ class Settings:
             "default_retries",
             "must be between 0 and WIREPOST_MAX_RETRIES",
         )
-        for name in ("poll_interval", "lease", "attempt_timeout", "body_timeout"):
+        for name in ("poll_interval", "lease", "attempt_timeout", "body_timeout", "idle_timeout"):
             _check(
                 getattr(self, name),
                 getattr(self, name) > timedelta(0),
