@@ -192,6 +192,13 @@ class DeliveryLoop:
             # Stopped after waiting 10 s for the insert: their lease ends and they come due.
             logger.warning("delivery_handoff_after_stop", extra={"messages": len(handoff.messages)})
             return
+        if self._clock.now() > handoff.until - self._settings.lease / 2:
+            # The insert took so long (a stalled database) that the lease might end before the
+            # renewer extends it, and another replica send them too: leave them to a claim.
+            logger.warning("delivery_handoff_late", extra={"messages": len(handoff.messages)})
+            self.release(handoff)
+            self._wake.set()
+            return
         try:
             signer = await self._current_signer()
         except Exception as exc:

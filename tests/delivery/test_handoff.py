@@ -155,6 +155,40 @@ async def test_stopping_waits_for_a_hand_off_whose_insert_is_running_and_sends_i
     assert await states_of(pool, message.id) == [State.CREATED, State.ACTIVE, State.DELIVERED]
 
 
+async def test_a_hand_off_whose_insert_outlasted_half_the_lease_is_left_to_a_claim(
+    pool, clock, make_settings, receiver, make_loop, running
+):
+    # The insert took 20 of the lease's 30 s (a stalled database): the renewer might not extend
+    # the lease in time, so the loop does not send it from the hand-off; a claim does, once.
+    settings = make_settings(poll_interval=timedelta(milliseconds=50))
+    loop = await make_loop(settings, wake=asyncio.Event())
+    start(loop, running)
+    await settle(pool)
+    message = make_message(clock.now(), url=receiver.url())
+    handoff = loop.offer([message], clock.now())
+    assert handoff is not None
+    await messages.insert_many(pool, [message], now=clock.now(), handoff=handoff)
+    clock.advance(timedelta(seconds=20))
+    await loop.take(handoff)
+    await asyncio.sleep(0.3)
+    assert receiver.requests == []  # not sent from the hand-off; not due to a claim yet
+    clock.advance(timedelta(seconds=10))  # the lease ends
+    await wait_until(lambda: receiver.requests, timeout=5)
+    await asyncio.sleep(0.3)
+    assert [r.headers["Upstash-Message-Id"] for r in receiver.requests] == [message.id]
+
+    async def recorded() -> bool:
+        return await available_at(pool, message.id) is None
+
+    await wait_until(recorded, timeout=5)
+    assert await states_of(pool, message.id) == [
+        State.CREATED,
+        State.ACTIVE,
+        State.ACTIVE,
+        State.DELIVERED,
+    ]
+
+
 async def test_a_hand_off_left_by_a_dead_process_is_delivered_when_its_lease_ends(
     pool, clock, make_settings, receiver, make_loop
 ):
