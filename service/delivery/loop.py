@@ -218,11 +218,15 @@ class DeliveryLoop:
         self._unreserve(handoff)
         self._slot_freed.set()
 
+    def _mark_if_idle(self) -> None:
+        """Set ``_none_inflight`` once no attempt runs and no hand-off is reserved."""
+        if not self._inflight and not self._reserved:
+            self._none_inflight.set()
+
     def _unreserve(self, handoff: Handoff) -> None:
         self._reserved -= len(handoff.messages)
         self._reserved_bytes -= sum(len(m.body) for m in handoff.messages)
-        if not self._inflight and not self._reserved:
-            self._none_inflight.set()
+        self._mark_if_idle()
 
     async def _claim_and_wait(self, stop: asyncio.Event) -> None:
         free = self._settings.delivery_concurrency - len(self._inflight) - self._reserved
@@ -309,8 +313,7 @@ class DeliveryLoop:
             self._finished_ready.set()
         if self._inflight.pop(claimed.message.id, None) is not None:
             self._inflight_bytes -= len(claimed.message.body)
-        if not self._inflight and not self._reserved:
-            self._none_inflight.set()
+        self._mark_if_idle()
         self._slot_freed.set()
 
     async def _record_forever(self, stop: asyncio.Event) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+from tests.conftest import wait_until
 from wirepost.domain import DeadLetter, State
 from wirepost.store import dead_letters, events
 from wirepost.store.filters import DeadLetterFilter, EventFilter
@@ -25,6 +26,15 @@ async def available_at(pool: asyncpg.Pool, message_id: str) -> datetime | None:
         "SELECT available_at FROM deliveries WHERE message_id = $1", message_id
     )
     return when
+
+
+async def wait_recorded(pool: asyncpg.Pool, message_id: str, timeout: float = 5) -> None:
+    """Until the message's outcome is recorded (its delivery has left the outbox)."""
+
+    async def recorded() -> bool:
+        return await available_at(pool, message_id) is None
+
+    await wait_until(recorded, timeout=timeout)
 
 
 async def dead_letters_of(pool: asyncpg.Pool, message_id: str) -> list[DeadLetter]:

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import wait_until
-from tests.delivery.outbox_state import available_at, states_of
+from tests.delivery.outbox_state import states_of, wait_recorded
 from tests.delivery.test_loop_run import LONG_POLL, settle
 from tests.factories import make_message
 from tests.receiver import Reply
@@ -67,10 +67,7 @@ async def test_a_publish_is_sent_by_the_loop_it_was_handed_to_without_a_claim(
     assert request.headers["Upstash-Message-Id"] == message.id
     assert request.headers["Upstash-Retried"] == "0"
 
-    async def recorded() -> bool:
-        return await available_at(pool, message.id) is None
-
-    await wait_until(recorded, timeout=5)
+    await wait_recorded(pool, message.id)
     assert await states_of(pool, message.id) == [State.CREATED, State.ACTIVE, State.DELIVERED]
 
 
@@ -177,10 +174,7 @@ async def test_a_hand_off_whose_insert_outlasted_half_the_lease_is_left_to_a_cla
     await asyncio.sleep(0.3)
     assert [r.headers["Upstash-Message-Id"] for r in receiver.requests] == [message.id]
 
-    async def recorded() -> bool:
-        return await available_at(pool, message.id) is None
-
-    await wait_until(recorded, timeout=5)
+    await wait_recorded(pool, message.id)
     assert await states_of(pool, message.id) == [
         State.CREATED,
         State.ACTIVE,

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import wait_until
-from tests.delivery.outbox_state import available_at, states_of
+from tests.delivery.outbox_state import available_at, states_of, wait_recorded
 from tests.receiver import Reply
 from wirepost.domain import State
 from wirepost.store import deliveries
@@ -52,10 +52,7 @@ async def test_run_delivers_promptly_after_a_wake_and_stops_when_told(
         assert time.monotonic() - started < 2.0
         assert receiver.requests[0].headers["Upstash-Message-Id"] == message.id
 
-        async def recorded() -> bool:
-            return await available_at(pool, message.id) is None
-
-        await wait_until(recorded, timeout=5)
+        await wait_recorded(pool, message.id)
         assert await states_of(pool, message.id) == [
             State.CREATED,
             State.ACTIVE,
