@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from wirepost.durations import parse_duration
+from wirepost.durations import format_duration, parse_duration
 
 # QStash's public development token (QSTASH_API.md §14), accepted by `wirepost dev` only.
 DEV_TOKEN = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="  # noqa: S105
@@ -203,7 +203,8 @@ class Settings:
 
 def _check(value: object, ok: bool, name: str, reason: str) -> None:
     if not ok:
-        raise SettingsError(env_name(name), f"{reason} (got {value!r})")
+        shown = format_duration(value) if isinstance(value, timedelta) else repr(value)
+        raise SettingsError(env_name(name), f"{reason} (got {shown})")
 
 
 def env_name(field_name: str) -> str:

@@ -230,3 +230,9 @@ def test_settings_markdown_lists_every_variable_and_keeps_secrets_off_flags():
         [row] = [line for line in table.splitlines() if f"`{env_name(f.name)}`" in line]
         if f.metadata["secret"]:
             assert "(env only)" in row
+
+
+def test_a_duration_out_of_range_is_reported_as_a_duration():
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"WIREPOST_IDLE_TIMEOUT": "0s"})
+    assert str(raised.value) == "WIREPOST_IDLE_TIMEOUT: must be longer than 0s (got 0s)"
