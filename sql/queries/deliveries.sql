@@ -1,7 +1,8 @@
 -- name: claim_due
 -- Lease up to $2 due deliveries until $3 and log ACTIVE for each; $1 = now. $4 = byte budget:
 -- a delivery is taken while the bodies taken before it (oldest first) total less than $4, so
--- the first always is, and the claim holds at most $4 plus one body.
+-- the first always is, and the claim holds at most $4 plus one body. A body_size of -1 (a row
+-- inserted by a replica from before migration 0006, see 0007) is read from the message.
 -- Expired leases are due again by construction (the lease end is their available_at).
 -- Rows are found again by `= ANY (ARRAY(...))` rather than by a join: that is an index
 -- condition in any plan, so a plan Postgres cached while the outbox was empty still reads only
@@ -12,12 +13,18 @@ WITH due AS (
     ORDER BY available_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
+), sized AS (
+    SELECT message_id, available_at,
+           CASE WHEN body_size >= 0 THEN body_size
+                ELSE (SELECT octet_length(m.body) FROM messages m WHERE m.id = due.message_id)
+           END AS body_size
+    FROM due
 ), fits AS (
     SELECT message_id FROM (
         SELECT message_id,
                sum(body_size) OVER (ORDER BY available_at ROWS UNBOUNDED PRECEDING)
                    - body_size AS taken_before
-        FROM due
+        FROM sized
     ) t
     WHERE taken_before < $4::bigint
 ), claimed AS (

@@ -285,6 +285,22 @@ async def test_claim_due_stops_at_its_byte_budget_but_always_takes_the_first(
     assert [c.message.id for c in rest] == [m.id for m in batch[taken:]]  # left unleased
 
 
+async def test_claim_reads_the_size_of_a_delivery_stored_without_one(pool, clock: FixedClock):
+    """Rows inserted by a replica from before migration 0006 (body_size -1, see 0007) count
+    with their message's real size against the byte budget, not as empty."""
+    now = clock.now()
+    batch = [
+        make_message(now, body=b"x" * 100, not_before=now - timedelta(seconds=10 - i))
+        for i in range(3)
+    ]
+    await messages.insert_many(pool, batch, now=now)
+    await pool.execute("UPDATE deliveries SET body_size = DEFAULT")  # as such a replica stores
+
+    claimed = await deliveries.claim_due(pool, limit=100, lease=LEASE, now=now, max_bytes=150)
+
+    assert [c.message.id for c in claimed] == [m.id for m in batch[:2]]
+
+
 async def test_empty_bodies_never_stop_a_claim(pool, clock: FixedClock):
     now = clock.now()
     await messages.insert_many(pool, [make_message(now, body=b"") for _ in range(5)], now=now)
