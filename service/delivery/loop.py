@@ -172,17 +172,20 @@ class DeliveryLoop:
         free = self._settings.delivery_concurrency - len(self._inflight) - self._reserved
         budget = self._settings.delivery_max_bytes - self._inflight_bytes - self._reserved_bytes
         taken: list[Message] = []
+        taken_bytes = 0
         for m in messages:
             if len(taken) >= free:
                 break
-            if m.not_before > now or m.queue_name or m.flow_control_key or len(m.body) > budget:
+            size = len(m.body)
+            if m.not_before > now or m.queue_name or m.flow_control_key or size > budget:
                 continue
             taken.append(m)
-            budget -= len(m.body)
+            taken_bytes += size
+            budget -= size
         if not taken:
             return None
         self._reserved += len(taken)
-        self._reserved_bytes += sum(len(m.body) for m in taken)
+        self._reserved_bytes += taken_bytes
         self._none_inflight.clear()
         return Handoff(taken, self._clock.now() + self._settings.lease)
 
