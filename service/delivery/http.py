@@ -9,8 +9,9 @@ fails on a reused connection before any response byte (the server closed it whil
 once more on a new one (deliveries are at-least-once). It does not judge responses (``dispatch``)
 or decide which destinations are allowed (``wirepost.destination``). It raises the errors of
 ``wirepost.delivery.http_protocol`` (``DeliveryError`` and subclasses), with short messages.
-``request`` is a coroutine; ``start`` is the same request with a callback, written at once on an
-idle keep-alive connection without a task (the delivery loop's path).
+``request`` is a coroutine; ``start`` is the same request with a callback, sent on an idle
+keep-alive connection without a task (the delivery loop's path). Requests are written once the
+running callback is done, together with the others queued meanwhile (``_queue_write``).
 
 The guard's ``wirepost.destination.DestinationRefused`` passes through unchanged.
 """
@@ -50,6 +51,7 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``await resolve(host, port)``: the addresses to try, in order (tests pass a table)."""
 _SWEEP_INTERVAL = 0.05  # seconds between checks of response deadlines
 _TARGETS_CACHED = 4096  # URLs whose request targets are kept (most deliveries reuse a few URLs)
+_WRITES_TOGETHER = 64  # queued requests written at once at most (see DeliveryClient._queue_write)
 
 
 class HttpResponse(NamedTuple):
@@ -96,11 +98,18 @@ class DeliveryClient:
         self._bound_loop: asyncio.AbstractEventLoop | None = None
         self._targets: dict[str, Target] = {}
         self._tasks: set[asyncio.Task[HttpResponse]] = set()  # requests started by start()
+        self._unwritten: list[tuple[_Connection, bytes]] = []  # requests queued for writing
+        self._write_scheduled = False
 
     @property
     def open_connections(self) -> int:
         """Connections open now, in use or idle."""
         return len(self._conns)
+
+    @property
+    def unwritten_requests(self) -> int:
+        """Requests sent but not yet written: they go out once the running callback is done."""
+        return len(self._unwritten)
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         """The loop this client's connections live on, looked up once: on Python 3.11
@@ -150,7 +159,7 @@ class DeliveryClient:
     ) -> None:
         """``request``, with ``on_done(response or the exception request would raise)`` called
         once instead of a coroutine to await. On an idle keep-alive connection (the usual case
-        under load) the request is written at once and answered from the response's callback,
+        under load) the request is sent without waiting and answered from the response's callback,
         with no task: a task and its coroutines cost 4.4 µs a request, a callback 0.6 µs (batches
         of 400 on uvloop). Otherwise the request runs as a task, as ``request`` does it."""
         try:
@@ -355,6 +364,26 @@ class DeliveryClient:
         if self._sweeper is None:
             self._sweeper = self._loop().call_later(_SWEEP_INTERVAL, self._sweep)
 
+    def _queue_write(self, conn: _Connection, data: bytes) -> None:
+        """Write ``data`` on ``conn`` once the running callback is done, together with the other
+        requests queued meanwhile (at most ``_WRITES_TOGETHER`` wait): a claim starts hundreds
+        of deliveries in one go, and writing them back to back rather than between the Python
+        that prepares each keeps the receivers from being woken once per request. Measured with
+        ``loadtest.client_bench --clients dispatcher``: 13 % less CPU per request for the
+        client, and less for the receiver."""
+        self._unwritten.append((conn, data))
+        if len(self._unwritten) >= _WRITES_TOGETHER:
+            self._write_queued()
+        elif not self._write_scheduled:
+            self._write_scheduled = True
+            self._loop().call_soon(self._write_queued)
+
+    def _write_queued(self) -> None:
+        self._write_scheduled = False
+        queued, self._unwritten = self._unwritten, []
+        for conn, data in queued:
+            conn.write(data)
+
     def _sweep(self) -> None:
         self._sweeper = None
         now = self._loop().time()
@@ -475,8 +504,15 @@ class _Connection(asyncio.Protocol):
             self.fail(NoResponse("server closed the connection without a response"))
         else:
             self._client._track(self)
-            self._transport.write(data)
+            self._client._queue_write(self, data)
         return waiter
+
+    def write(self, data: bytes) -> None:
+        """Write a queued request, unless the connection closed since it was queued: then its
+        request has already failed (``close``, ``connection_lost``) and is retried as usual."""
+        transport = self._transport
+        if self._open and transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def reusable(self) -> bool:
         usable = self._open and self._completed and self._keep_alive

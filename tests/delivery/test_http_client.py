@@ -798,3 +798,58 @@ async def test_closed_client_refuses_requests() -> None:
         await client.close()
         with pytest.raises(DeliveryError, match="closed"):
             await post(client, f"{server.base}/hook")
+
+
+def start_all(client: DeliveryClient, url: str, count: int) -> list[asyncio.Future[Any]]:
+    """``count`` requests started in one go, as a claim starts its deliveries."""
+    futures: list[asyncio.Future[Any]] = []
+    for _ in range(count):
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        client.start(
+            "POST",
+            url,
+            [],
+            b"{}",
+            timeout=5.0,
+            connect_timeout=2.0,
+            body_limit=1000,
+            on_done=done.set_result,
+        )
+        futures.append(done)
+    return futures
+
+
+async def test_requests_started_together_are_written_together_once_the_caller_is_done() -> None:
+    client = DeliveryClient(LOOPBACK, limit=100)
+    try:
+        async with web_server(lambda s: s.route("/hook", ok())) as server:
+            url = f"{server.base}/hook"
+            await asyncio.gather(*(post(client, url) for _ in range(70)))  # 70 idle connections
+            assert client.open_connections == 70
+            few = start_all(client, url, 3)
+            assert client.unwritten_requests == 3  # queued until this callback returns
+            assert [r.status for r in await asyncio.gather(*few)] == [200, 200, 200]
+            assert client.unwritten_requests == 0
+            many = start_all(client, url, 65)
+            assert client.unwritten_requests == 1  # 64 were written as the 64th was queued
+            assert {r.status for r in await asyncio.gather(*many)} == {200}
+    finally:
+        await client.close()
+    assert len(server.requests) == 70 + 3 + 65
+
+
+async def test_a_request_whose_connection_is_lost_before_it_is_written_goes_on_a_new_one(
+    client: DeliveryClient,
+) -> None:
+    async with web_server(lambda s: s.route("/hook", ok("fine"))) as server:
+        url = f"{server.base}/hook"
+        await post(client, url)  # one idle keep-alive connection
+        (done,) = start_all(client, url, 1)
+        (conn,) = client._conns  # the queued request's connection
+        transport = conn._transport
+        assert transport is not None
+        transport.abort()  # lost after the request was queued, before it was written
+        response = await done
+    assert (response.status, response.body) == (200, b"fine")
+    assert server.connections == 2
+    assert len(server.requests) == 2
