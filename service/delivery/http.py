@@ -369,8 +369,8 @@ class DeliveryClient:
         requests queued meanwhile (at most ``_WRITES_TOGETHER`` wait): a claim starts hundreds
         of deliveries in one go, and writing them back to back rather than between the Python
         that prepares each keeps the receivers from being woken once per request. Measured with
-        ``loadtest.client_bench --clients dispatcher``: 13 % less CPU per request for the
-        client, and less for the receiver."""
+        ``loadtest.client_bench --clients lean``: 66 to 72 instead of 82 to 84 µs of CPU per request
+        on a slow 2-core machine, and less for the receiver (docs/benchmarks.md)."""
         self._unwritten.append((conn, data))
         if len(self._unwritten) >= _WRITES_TOGETHER:
             self._write_queued()
