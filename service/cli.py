@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from wirepost import __version__
+from wirepost import __version__, build
 from wirepost.config import (
     DEV_TOKEN,
     Settings,
@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wirepost",
         description="Self-hosted HTTP message queue with signed delivery (QStash v2 compatible).",
     )
-    parser.add_argument("--version", action="version", version=f"wirepost {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"wirepost {__version__} ({build.describe()})"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     dev = sub.add_parser("dev", help="run locally with an embedded Postgres and dev credentials")
     _add_setting_flags(dev)
@@ -275,7 +277,10 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    logger.info("server_started", extra={"host": settings.host, "port": settings.port})
+    logger.info(
+        "server_started",
+        extra={"host": settings.host, "port": settings.port, "build": build.describe()},
+    )
     if banner:
         print(banner, flush=True)
     await stop.wait()

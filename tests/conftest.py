@@ -14,10 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-# No WIREPOST_* setting from the developer's shell may leak into a test.
-for _name in [
-    n for n in os.environ if n.startswith("WIREPOST_") and n != "WIREPOST_TEST_DATABASE_URL"
-]:
+# No WIREPOST_* setting from the developer's shell may leak into a test. Kept: where the test
+# database and the SQL files are (an install without -e needs WIREPOST_SQL_DIR), and whether
+# the installed build must be the compiled one (tests/unit/test_build.py).
+_KEPT = {"WIREPOST_TEST_DATABASE_URL", "WIREPOST_SQL_DIR", "WIREPOST_EXPECT_COMPILED"}
+for _name in [n for n in os.environ if n.startswith("WIREPOST_") and n not in _KEPT]:
     del os.environ[_name]
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="wirepost-xdg-"))
 

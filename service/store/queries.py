@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
 def sql_dir() -> Path:
-    """The ``sql/`` folder beside the ``service/`` source tree (or ``WIREPOST_SQL_DIR``)."""
+    """``WIREPOST_SQL_DIR``; else the ``sql/`` folder beside the ``service/`` source tree (a
+    checkout, or an install with -e); else the copy an install without -e put in
+    ``<prefix>/share/wirepost/sql`` (pyproject.toml's data-files)."""
     override = os.environ.get("WIREPOST_SQL_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "sql"
+    beside_source = Path(__file__).resolve().parents[2] / "sql"
+    if beside_source.is_dir():
+        return beside_source
+    return Path(sys.prefix) / "share" / "wirepost" / "sql"
 
 
 def load_queries(folder: Path) -> dict[str, str]:
@@ -34,4 +40,15 @@ def load_queries(folder: Path) -> dict[str, str]:
     return queries
 
 
-Q = load_queries(sql_dir() / "queries")
+def _queries() -> dict[str, str]:
+    folder = sql_dir() / "queries"
+    queries = load_queries(folder)
+    if not queries:
+        raise RuntimeError(
+            f"no SQL queries in {folder}: reinstall Wirepost, or set WIREPOST_SQL_DIR to the "
+            "sql/ folder of its source"
+        )
+    return queries
+
+
+Q = _queries()
