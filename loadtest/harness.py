@@ -223,7 +223,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         run = {
             "started_at": started_at,
             "command": args.command,
-            "machine": await describe_machine(server),
+            "machine": {**await describe_machine(server), "wirepost": await launcher.describe()},
             "notes": [*(server.notes if server else []), *bench.notes],
             "groups": bench.groups,
             "ratios": report.add_ratios(bench.groups),

@@ -7,6 +7,7 @@ destinations allowed (the sink is on 127.0.0.1), warnings-only logs, default con
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
 import string
@@ -81,6 +82,22 @@ class WirepostLauncher:
         assert server.process is not None
         phase.track("server", server.process)
         return server
+
+    async def describe(self) -> str:
+        """The self-started server's version and build, as its `wirepost --version` says
+        (pure Python, or the delivery path compiled: see setup.py)."""
+        command = wirepost_command()
+        if self.target is not None or command is None:
+            return "unknown (--target)" if self.target is not None else "not installed"
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            "--version",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, **self.extra_env},
+        )
+        out, _ = await process.communicate()
+        return out.decode().strip().removeprefix("wirepost ") or "unknown"
 
     async def start_process(self, database_url: str, name: str) -> WirepostServer:
         """`wirepost serve` on `database_url`, ready to answer; the caller stops it."""
