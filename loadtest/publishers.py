@@ -22,7 +22,7 @@ import orjson
 
 from loadtest.percentiles import summarize
 from wirepost.delivery.http import DeliveryClient
-from wirepost.delivery.http_protocol import DeliveryError
+from wirepost.delivery.http_errors import DeliveryError
 from wirepost.destination import DestinationPolicy
 
 REQUEST_TIMEOUT_SECONDS = 120.0

@@ -14,6 +14,7 @@ from typing import Final
 COMPILED_MODULES: Final = (
     "wirepost.delivery.dispatch",
     "wirepost.delivery.http",
+    "wirepost.delivery.http_protocol",
     "wirepost.delivery.loop",
     "wirepost.signing",
     "wirepost.store.deliveries",

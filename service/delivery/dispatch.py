@@ -16,7 +16,7 @@ from datetime import datetime
 from wirepost.clock import Clock
 from wirepost.config import Settings
 from wirepost.delivery.http import DeliveryClient, HttpResponse
-from wirepost.delivery.http_protocol import DeliveryError, RequestError
+from wirepost.delivery.http_errors import DeliveryError, RequestError
 from wirepost.delivery.retry import next_retry_delay
 from wirepost.destination import DestinationRefused
 from wirepost.domain import (

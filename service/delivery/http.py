@@ -8,7 +8,7 @@ the caller's plus Host, Content-Length and (``user:pass@`` URLs) Authorization. 
 fails on a reused connection before any response byte (the server closed it while idle) is sent
 once more on a new one (deliveries are at-least-once). It does not judge responses (``dispatch``)
 or decide which destinations are allowed (``wirepost.destination``). It raises the errors of
-``wirepost.delivery.http_protocol`` (``DeliveryError`` and subclasses), with short messages.
+``wirepost.delivery.http_errors`` (``DeliveryError`` and subclasses), with short messages.
 ``request`` is a coroutine; ``start`` is the same request with a callback, sent on an idle
 keep-alive connection without a task (the delivery loop's path). Requests are written once the
 running callback is done, together with the others queued meanwhile (``_queue_write``).
@@ -30,18 +30,20 @@ from typing import NamedTuple, cast
 import httptools
 from yarl import URL
 
-from wirepost.delivery.http_protocol import (
-    BODY_FRAMING,
+from wirepost.delivery.http_errors import (
     ConnectError,
     DeliveryError,
     DeliveryTimeout,
     NoResponse,
-    PoolKey,
     ProtocolError,
     RequestError,
+    TLSError,
+)
+from wirepost.delivery.http_protocol import (
+    BODY_FRAMING,
+    PoolKey,
     RequestHeaders,
     Target,
-    TLSError,
     request_head,
     target_of,
 )

@@ -1,12 +1,6 @@
-"""The pure HTTP/1.1 pieces of the delivery client (``wirepost.delivery.http``): its error tree,
-request targets (with their connection-pool keys) and request heads. No I/O.
-
-    DeliveryError                      no usable response
-     ├── RequestError (ValueError)     cannot be sent as given: CR/LF in a header, not http(s)
-     ├── ConnectError                  DNS failure, connection refused or unreachable
-     │    └── TLSError                 certificate not trusted, wrong name, handshake failed
-     ├── DeliveryTimeout (TimeoutError) the connect timeout or the total timeout passed
-     └── ProtocolError                 malformed response, connection closed or reset early
+"""The pure HTTP/1.1 pieces of the delivery client (``wirepost.delivery.http``): request
+targets (with their connection-pool keys) and request heads. No I/O. Its errors are
+``wirepost.delivery.http_errors``.
 """
 
 from __future__ import annotations
@@ -17,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from yarl import URL
+
+from wirepost.delivery.http_errors import RequestError
 
 RequestHeaders = Mapping[str, str] | Iterable[tuple[str, str]]
 PoolKey = tuple[str, str, int]  # scheme, lower-case host, port
@@ -34,34 +30,6 @@ _SPECIAL_HEADERS = {
     "authorization": _AUTHORIZATION,
 }
 _header_kinds: dict[str, int] = {}  # valid header names seen so far (a bounded cache)
-
-
-class DeliveryError(Exception):
-    """The request got no usable response."""
-
-
-class RequestError(DeliveryError, ValueError):
-    """The request cannot be sent as given; sending it again will not help."""
-
-
-class ConnectError(DeliveryError):
-    """No connection: the name did not resolve, or the connection was refused or failed."""
-
-
-class TLSError(ConnectError):
-    """The TLS handshake failed (untrusted certificate, wrong host name, ...)."""
-
-
-class DeliveryTimeout(DeliveryError, TimeoutError):
-    """The connect timeout or the total timeout of the attempt passed."""
-
-
-class ProtocolError(DeliveryError):
-    """The response was malformed, or the connection closed or reset before it was complete."""
-
-
-class NoResponse(ProtocolError):
-    """Closed before any response byte arrived: safe to resend once if the connection was reused."""
 
 
 def _header_kind(name: str) -> int:
@@ -120,7 +88,8 @@ def request_head(method: str, target: Target, headers: RequestHeaders, body_leng
         raise RequestError(f"method {method[:40]!r} is not a valid HTTP method")
     lines = [f"{method} {target.path} HTTP/1.1"]
     has_host = has_authorization = False
-    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+    pairs = headers if isinstance(headers, list) else _pairs(headers)
+    for name, value in pairs:
         kind = _header_kind(name)
         if kind:
             if kind == _FRAMING:
@@ -140,6 +109,12 @@ def request_head(method: str, target: Target, headers: RequestHeaders, body_leng
     if text.count("\n") != breaks or text.count("\r") != breaks or "\0" in text:
         raise RequestError(_unsafe_value(lines))
     return text.encode("utf-8", "surrogateescape")
+
+
+def _pairs(headers: RequestHeaders) -> Iterable[tuple[str, str]]:
+    """(name, value) pairs of a mapping or of an iterable of pairs. Lists, what deliveries pass,
+    skip this: the ``Mapping`` check is an ABC's ``__instancecheck__``."""
+    return headers.items() if isinstance(headers, Mapping) else headers
 
 
 def _unsafe_value(lines: list[str]) -> str:

@@ -18,16 +18,15 @@ from aiohttp import web
 from yarl import URL
 
 from wirepost.delivery.http import DeliveryClient, HttpResponse
-from wirepost.delivery.http_protocol import (
+from wirepost.delivery.http_errors import (
     ConnectError,
     DeliveryError,
     DeliveryTimeout,
     ProtocolError,
     RequestError,
     TLSError,
-    request_head,
-    target_of,
 )
+from wirepost.delivery.http_protocol import request_head, target_of
 from wirepost.destination import DestinationPolicy, DestinationRefused
 
 LOOPBACK = DestinationPolicy(allowlist=("127.0.0.1",))
