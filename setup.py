@@ -16,6 +16,7 @@ package. ``wirepost --version`` says which build is installed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import runpy
 from pathlib import Path
@@ -25,16 +26,28 @@ from setuptools import setup
 HERE = Path(__file__).parent
 
 
+COMPILE = os.environ.get("WIREPOST_COMPILE", "") == "1"
+MODULES: list[str] = list(runpy.run_path(str(HERE / "service" / "build.py"))["COMPILED_MODULES"])
+
+
 def _extensions() -> list[object]:
-    if os.environ.get("WIREPOST_COMPILE", "") != "1":
+    if not COMPILE:
         return []
     from mypyc.build import mypycify
 
-    modules = runpy.run_path(str(HERE / "service" / "build.py"))["COMPILED_MODULES"]
     # mypyc names a module after its path: under .mypy_paths, links name the import packages
     # (wirepost -> service).
-    paths = [str(Path(".mypy_paths", *name.split("."))) + ".py" for name in modules]
+    paths = [str(Path(".mypy_paths", *name.split("."))) + ".py" for name in MODULES]
     return list(mypycify(paths, group_name="wirepost"))
 
 
-setup(ext_modules=_extensions())
+def _build_base() -> str:
+    """A build folder per kind of build: setuptools packs whatever its build/lib holds, so a pure
+    build after a compiled one (or a compiled one after the module list changed) would otherwise
+    ship the extensions left there, and Python would load them instead of the sources."""
+    if not COMPILE:
+        return "build/pure"
+    return "build/compiled-" + hashlib.sha256("\n".join(MODULES).encode()).hexdigest()[:12]
+
+
+setup(ext_modules=_extensions(), options={"build": {"build_base": _build_base()}})
