@@ -86,9 +86,11 @@ class WirepostLauncher:
     async def describe(self) -> str:
         """The self-started server's version and build, as its `wirepost --version` says
         (pure Python, or the delivery path compiled: see setup.py)."""
+        if self.target is not None:
+            return "unknown (--target)"
         command = wirepost_command()
-        if self.target is not None or command is None:
-            return "unknown (--target)" if self.target is not None else "not installed"
+        if command is None:
+            return "not installed"
         process = await asyncio.create_subprocess_exec(
             *command,
             "--version",
