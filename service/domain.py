@@ -19,7 +19,9 @@ Headers = dict[str, list[str]]
 """Header map as QStash shows it: canonical name → list of values."""
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_BASE58_PAIRS = tuple(high + low for high in _BASE58 for low in _BASE58)  # 58² two-digit strings
+_BASE58_OF_BYTE = bytes(ord(_BASE58[b % 58]) for b in range(256))  # bytes.translate table
+_TIME_DIGITS = 8  # 58**8 milliseconds after 1970 is the year 6028
+_last_millisecond: tuple[int, str] = (-1, "")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -29,22 +31,25 @@ def canonical_header(name: str) -> str:
 
 
 def new_id(prefix: str, length: int = 27) -> str:
-    """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style id: ``length`` base58 digits (27 ≈ 158 bits)
-    of the current Unix milliseconds (48 bits) followed by random bits from the OS's CSPRNG.
+    """``msg_2XavMmRcJHJf7HkNtNqjfVf8uQe``-style id: ``length`` base58 digits, the first 8 the
+    current Unix milliseconds, the rest random (from the OS's CSPRNG, one byte per digit taken
+    modulo 58: 5.85 bits a digit, 111 bits in the 19 of the default length).
 
     Fixed width, most significant digit first, in an alphabet in ASCII order, so ids sort by
     creation time: B-tree inserts into the tables keyed by message id land on the rightmost pages
-    instead of random ones. Still opaque to clients (QStash ids are opaque strings)."""
-    random_bits = max(1, int(length * 5.857) - 48)  # log2(58) ≈ 5.858
-    number = (time.time_ns() // 1_000_000) << random_bits
-    number |= int.from_bytes(random_bytes(random_bits // 8 + 1), "big") & ((1 << random_bits) - 1)
-    pairs = []  # two digits per division: half the big-integer divisions of one per digit
-    for _ in range(length // 2):
-        number, pair = divmod(number, 58 * 58)
-        pairs.append(_BASE58_PAIRS[pair])
-    if length % 2:
-        pairs.append(_BASE58[number % 58])
-    return prefix + "".join(reversed(pairs))
+    instead of random ones. Still opaque to clients (QStash ids are opaque strings). The time
+    digits are made once per millisecond and the random ones by one ``bytes.translate``: a
+    158-bit number divided into digits cost 6 µs an id, a sixth of a ``/v2/batch``'s CPU."""
+    global _last_millisecond
+    millisecond = time.time_ns() // 1_000_000
+    if millisecond != _last_millisecond[0]:
+        digits, number = [], millisecond
+        for _ in range(_TIME_DIGITS):
+            number, digit = divmod(number, 58)
+            digits.append(_BASE58[digit])
+        _last_millisecond = (millisecond, "".join(reversed(digits)))
+    random_digits = random_bytes(length - _TIME_DIGITS).translate(_BASE58_OF_BYTE)
+    return prefix + _last_millisecond[1] + random_digits.decode("ascii")
 
 
 class State(StrEnum):

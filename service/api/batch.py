@@ -28,6 +28,7 @@ from wirepost.api.publish import (
     answer,
     answer_status,
     plan,
+    replan,
     template_for,
 )
 from wirepost.api.queues import check_name
@@ -40,12 +41,16 @@ MAX_BATCH_ITEMS = 1000
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
 
 
+HeadersKey = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class BatchItem:
     destination: str
     headers: CIMultiDict[str]
     body: bytes
     queue: str | None
+    headers_key: HeadersKey | None  # the raw headers when all are strings: items alike share one
 
 
 class Templates:
@@ -97,7 +102,17 @@ def _headers(raw: object) -> CIMultiDict[str]:
     return headers
 
 
-def _item(raw: object, max_body_size: int) -> BatchItem:
+def _headers_key(raw: object) -> HeadersKey | None:
+    """The raw headers as a key, when every value is a string (as the SDKs send them)."""
+    if raw is None:
+        return ()
+    if isinstance(raw, dict) and all(type(value) is str for value in raw.values()):
+        return tuple(raw.items())
+    return None
+
+
+def _item(raw: object, max_body_size: int, parsed: dict[HeadersKey, CIMultiDict[str]]) -> BatchItem:
+    """One item, checked for shape; ``parsed`` holds the headers already parsed in this batch."""
     if not isinstance(raw, dict):
         raise InvalidRequest(
             'must be an object like {"destination": "https://...", "headers": {}, "body": ""}'
@@ -117,11 +132,15 @@ def _item(raw: object, max_body_size: int) -> BatchItem:
     queue = raw.get("queue")
     if queue is not None and not isinstance(queue, str):
         raise InvalidRequest("queue must be a queue name or null")
+    raw_headers = raw.get("headers")
+    key = _headers_key(raw_headers)
+    headers = parsed.get(key) if key is not None else None
+    if headers is None:
+        headers = _headers(raw_headers)
+        if key is not None:
+            parsed[key] = headers
     return BatchItem(
-        destination,
-        _headers(raw.get("headers")),
-        encoded,
-        check_name(queue) if queue is not None else None,
+        destination, headers, encoded, check_name(queue) if queue is not None else None, key
     )
 
 
@@ -137,10 +156,11 @@ def parse_batch(raw: bytes, max_body_size: int) -> list[BatchItem]:
         raise InvalidRequest('body must be a JSON array like [{"destination": "https://..."}]')
     if len(data) > MAX_BATCH_ITEMS:
         raise InvalidRequest(f"{len(data)} items in one batch; send at most {MAX_BATCH_ITEMS}")
-    items = []
+    items: list[BatchItem] = []
+    parsed: dict[HeadersKey, CIMultiDict[str]] = {}
     for index, entry in enumerate(data):
         try:
-            items.append(_item(entry, max_body_size))
+            items.append(_item(entry, max_body_size, parsed))
         except (InvalidRequest, PayloadTooLarge) as exc:
             raise type(exc)(f"batch item {index}: {exc.detail}") from None
     return items
@@ -166,12 +186,20 @@ async def batch(request: web.Request) -> web.Response:
 async def _store(
     state: ApiState, items: list[BatchItem], *, caller_ip: str | None
 ) -> tuple[list[Planned], list[publishing.Published]]:
-    """Plan every item (all are checked before any is stored), then store them together."""
+    """Plan every item (all are checked before any is stored), then store them together. An
+    item with the destination, headers and queue of one before it is planned from that one's
+    messages: batches usually repeat a few, and each plan cost a third of an item's CPU."""
     now = state.clock.now()
     groups = GroupLookup(state.pool)
     templates = Templates(template_for(state, now=now, caller_ip=caller_ip))
     planned: list[Planned] = []
+    alike: dict[tuple[str, str | None, HeadersKey], tuple[parse.PublishHeaders, Planned]] = {}
     for index, item in enumerate(items):
+        key = None if item.headers_key is None else (item.destination, item.queue, item.headers_key)
+        earlier = alike.get(key) if key is not None else None
+        if earlier is not None:
+            planned.append(replan(earlier[1], earlier[0], item.body))
+            continue
         target = parse.split_target(item.destination, "")
         headers = parse.PublishHeaders(item.headers, target.query_config)
         # A queue item is an enqueue: publishing.publish creates the queue if needed.
@@ -190,6 +218,8 @@ async def _store(
             )
         except (InvalidRequest, NotFound) as exc:
             raise InvalidRequest(f"batch item {index}: {exc.detail}") from None
+        if key is not None:
+            alike[key] = (headers, planned[-1])
     results = await publishing.publish(
         state.pool,
         [m for p in planned for m in p.messages],

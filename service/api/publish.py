@@ -139,6 +139,12 @@ async def plan(
     return Planned(messages, group=destination)
 
 
+def replan(planned: Planned, headers: parse.PublishHeaders, body: bytes) -> Planned:
+    """What ``plan`` returns for another ``body`` with the destination, headers and fields that
+    gave ``planned``: only the ids and deduplication keys differ, so nothing is checked again."""
+    return Planned([spec.with_body(m, headers, body) for m in planned.messages], planned.group)
+
+
 def published_json(results: Sequence[publishing.Published]) -> list[dict[str, object]]:
     return [
         {

@@ -175,3 +175,11 @@ def for_destination(
     scope = url if fields.get("topic_name") or template.topic_name else ""
     key = parse.dedup_key(headers, url, body, template.headers, scope=scope)
     return template.evolve(id=new_id("msg_"), url=url, body=body, dedup_id=key, **fields)
+
+
+def with_body(message: Message, headers: PublishHeaders, body: bytes) -> Message:
+    """What ``for_destination`` makes of ``message``'s template, URL and fields for another
+    ``body``: the same message with a fresh id and that body's deduplication key."""
+    scope = message.url if message.topic_name else ""
+    key = parse.dedup_key(headers, message.url, body, message.headers, scope=scope)
+    return message.evolve(id=new_id("msg_"), body=body, dedup_id=key)

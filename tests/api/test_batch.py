@@ -125,6 +125,46 @@ async def test_batch_items_sharing_headers_keep_their_own_body_and_config(api, p
     assert again == {"messageId": answers[2]["messageId"], "url": A, "deduplicated": True}
 
 
+async def test_batch_items_alike_but_for_their_body_are_planned_from_the_first(api, pool):
+    # Repeats of a (destination, headers, queue) are planned from the first of them: each still
+    # gets its own ids, body and deduplication key, per endpoint of a group.
+    await make_group(api, "g", [A, B])
+    same = {"Upstash-Content-Based-Deduplication": "true", "Upstash-Label": "l"}
+    answers = await post_batch(
+        api,
+        [
+            {"destination": "g", "headers": same, "body": "one"},
+            {"destination": "g", "headers": same, "body": "two"},
+            {"destination": "g", "headers": same, "body": "one"},
+            {"destination": A, "headers": same, "body": "three", "queue": "q"},
+            {"destination": A, "headers": same, "body": "four", "queue": "q"},
+        ],
+    )
+    fanned = [a for group in answers[:3] for a in group]
+    assert [(a["url"], a.get("deduplicated", False)) for a in fanned] == [
+        (A, False),
+        (B, False),
+        (A, False),
+        (B, False),
+        (A, True),
+        (B, True),
+    ]
+    assert [a["messageId"] for a in fanned[4:]] == [a["messageId"] for a in fanned[:2]]
+    stored = [await messages.find(pool, a["messageId"]) for a in fanned[:4] + answers[3:]]
+    assert [(m.url, m.body, m.topic_name, m.endpoint_name, m.queue_name) for m in stored if m] == [
+        (A, b"one", "g", None, None),
+        (B, b"one", "g", None, None),
+        (A, b"two", "g", None, None),
+        (B, b"two", "g", None, None),
+        (A, b"three", None, None, "q"),
+        (A, b"four", None, None, "q"),
+    ]
+    assert {m.labels for m in stored if m} == {("l",)}
+    assert len({m.id for m in stored if m}) == 6
+    assert len({m.dedup_id for m in stored if m}) == 6
+    assert await count_rows(pool, "messages") == 6
+
+
 async def test_batch_from_the_python_sdk_round_trips(api, pool):
     await make_group(api, "g", [A, B])
     body = prepare_batch_message_body(

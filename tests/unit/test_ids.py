@@ -28,17 +28,24 @@ def test_ids_made_milliseconds_apart_sort_by_creation_time():
 
 
 @pytest.mark.parametrize("length", [27, 22, 21])
-def test_an_id_is_the_base58_of_its_milliseconds_then_random_bits(length: int):
+def test_an_id_is_its_milliseconds_in_eight_base58_digits_then_random_digits(length: int):
     before_ms = time.time_ns() // 1_000_000
     digits = new_id("msg_", length)[len("msg_") :]
     after_ms = time.time_ns() // 1_000_000
 
-    number = 0
-    for digit in digits:
-        number = number * 58 + BASE58.index(digit)
-    random_bits = max(1, int(length * 5.857) - 48)
+    millisecond = 0
+    for digit in digits[:8]:
+        millisecond = millisecond * 58 + BASE58.index(digit)
     assert len(digits) == length
-    assert before_ms <= number >> random_bits <= after_ms
+    assert set(digits) <= set(BASE58)
+    assert before_ms <= millisecond <= after_ms
+
+
+def test_random_digits_use_the_whole_alphabet():
+    seen = set()
+    for _ in range(2_000):
+        seen.update(new_id("msg_")[len("msg_") + 8 :])
+    assert seen == set(BASE58)
 
 
 def test_a_forked_child_does_not_reuse_the_parents_random_bytes():
