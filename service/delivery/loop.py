@@ -35,7 +35,7 @@ from wirepost.store.db import Pool, listen, transaction
 logger = logging.getLogger(__name__)
 
 KEYS_TTL_SECONDS = 1.0
-RECORD_LINGER_SECONDS = 0.005
+RECORD_LINGER_SECONDS = 0.02
 # Claims after a wake-up start at least this long after the previous claim began, so that
 # publishes committed meanwhile share one claim: at 1,000 single publishes/s each commit woke the
 # loop for a claim of one or two rows. A wake-up after a quiet spell claims at once.
@@ -52,10 +52,13 @@ class DeliveryLoop:
         dispatcher: Dispatcher,
         wake: asyncio.Event | None = None,
         own_origin: str | None = None,
+        record_linger: float = RECORD_LINGER_SECONDS,
     ) -> None:
         """``wake`` is set in-process when work commits; NOTIFYs from ``own_origin`` (this
-        process's ``Waker``, which sets ``wake`` itself) are skipped."""
+        process's ``Waker``, which sets ``wake`` itself) are skipped; ``record_linger``: how
+        long finished outcomes may wait for others to be recorded with."""
         self._settings = settings
+        self._record_linger = record_linger
         self._own_origin = own_origin
         self._pool = pool
         self._clock = clock
@@ -320,23 +323,52 @@ class DeliveryLoop:
         self._slot_freed.set()
 
     async def _record_forever(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
         while not (stop.is_set() and not self._inflight and not self._finished):
             await self._finished_ready.wait()
-            if len(self._finished) < self._claim_threshold and self._inflight and not stop.is_set():
-                # Linger briefly so one statement records many outcomes, not one or two.
-                await asyncio.sleep(RECORD_LINGER_SECONDS)
+            if self._may_linger(stop):
+                # Linger so that one statement records many outcomes: at 1,000 deliveries a
+                # second, writing each batch as soon as the one before was written recorded
+                # three or four a statement (and a commit).
+                await asyncio.sleep(self._record_linger)
             self._finished_ready.clear()
-            await self._flush_remaining()
+            if await self._record_finished():
+                backoff = 0.2
+            else:
+                self._finished_ready.set()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
+
+    def _may_linger(self, stop: asyncio.Event) -> bool:
+        """Whether the recorder may wait for more outcomes: not when stopping, nor when enough
+        are waiting, nor when one of them frees a queue's or flow-control key's slot (the next
+        parked delivery waits for that record)."""
+        return (
+            not stop.is_set()
+            and len(self._finished) < self._claim_threshold
+            and not any(
+                c.message.queue_name or c.message.flow_control_key for c, _ in self._finished
+            )
+        )
+
+    async def _record_finished(self) -> bool:
+        """Record the outcomes waiting, in one statement; if that fails, keep them (leases
+        fence stale ones) and return False."""
+        batch, self._finished = self._finished, []
+        if not batch:
+            return True
+        try:
+            await self._record(batch)
+        except Exception as exc:
+            log_pass_error(logger, "delivery_loop_error", exc)
+            self._finished = batch + self._finished
+            return False
+        return True
 
     async def _flush_remaining(self) -> None:
         backoff = 0.2
         while self._finished:
-            batch, self._finished = self._finished, []
-            try:
-                await self._record(batch)
-            except Exception as exc:
-                log_pass_error(logger, "delivery_loop_error", exc)
-                self._finished = batch + self._finished  # keep them; leases fence stale ones
+            if not await self._record_finished():
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_ERROR_BACKOFF)
 

@@ -27,9 +27,9 @@ Publish = Callable[..., Awaitable[Message]]
 
 @pytest.fixture
 async def make_loop(pool: asyncpg.Pool, clock: FixedClock) -> AsyncIterator[MakeLoop]:
-    """``await make_loop(settings, wake=None, resolver=None, own_origin=None)``: a DeliveryLoop
-    with its own client (closed after the test) built like ``app.delivery_client``, optionally
-    resolving names through ``resolver``."""
+    """``await make_loop(settings, wake=None, resolver=None, own_origin=None, **loop_options)``:
+    a DeliveryLoop with its own client (closed after the test) built like
+    ``app.delivery_client``, optionally resolving names through ``resolver``."""
     clients: list[DeliveryClient] = []
 
     async def make(
@@ -38,13 +38,16 @@ async def make_loop(pool: asyncpg.Pool, clock: FixedClock) -> AsyncIterator[Make
         wake: Any = None,
         resolver: Resolver | None = None,
         own_origin: str | None = None,
+        **loop_options: Any,
     ) -> DeliveryLoop:
         await app.prepare_signing_keys(pool, settings)
         policy = app.destination_policy(settings)
         client = DeliveryClient(policy, limit=settings.delivery_concurrency, resolver=resolver)
         clients.append(client)
         dispatcher = Dispatcher(client, settings)
-        return DeliveryLoop(settings, pool, clock, dispatcher, wake=wake, own_origin=own_origin)
+        return DeliveryLoop(
+            settings, pool, clock, dispatcher, wake=wake, own_origin=own_origin, **loop_options
+        )
 
     yield make
     for client in clients:

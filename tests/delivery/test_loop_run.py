@@ -12,9 +12,10 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.delivery.outbox_state import available_at, states_of, wait_recorded
+from tests.factories import make_message
 from tests.receiver import Reply
 from wirepost import build
-from wirepost.domain import State
+from wirepost.domain import Claimed, Delivered, Response, State
 from wirepost.store import deliveries
 from wirepost.store.db import listen
 from wirepost.wakeup import Waker
@@ -256,3 +257,53 @@ async def test_bodies_in_flight_stay_within_the_byte_budget_plus_one(
     assert receiver.max_in_flight == most_in_flight
     assert sorted(r.path for r in receiver.requests) == sorted(f"/b{n}" for n in range(12))
     assert loop._inflight_bytes == 0
+
+
+async def test_a_trickle_of_outcomes_is_recorded_in_few_transactions(
+    pool, clock, make_settings, receiver, make_loop, publish
+):
+    # Five messages published one after the other, each delivered before the next: the
+    # recorder lingers for more outcomes (here up to a second) instead of writing each as it
+    # comes. Rows that one transaction inserted share its id (xmin).
+    waker = Waker()
+    loop = await make_loop(
+        make_settings(poll_interval=LONG_POLL), wake=waker.local, record_linger=1.0
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        await settle(pool)
+        sent = []
+        for _ in range(5):
+            sent.append(await publish(receiver.url(), waker=waker))
+            await wait_until(lambda: len(receiver.requests) == len(sent), timeout=5)
+        for message in sent:
+            await wait_recorded(pool, message.id)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert len(receiver.requests) == 5
+    transactions = await pool.fetchval(
+        "SELECT count(DISTINCT xmin::text) FROM events WHERE state = 'DELIVERED'"
+    )
+    assert transactions == 1
+
+
+async def test_the_recorder_does_not_linger_over_an_outcome_that_frees_a_gate(
+    clock, make_settings, make_loop
+):
+    loop = await make_loop(make_settings())
+    stop = asyncio.Event()
+    delivered = Delivered(Response(200))
+    plain = Claimed(make_message(clock.now()), 1, 0)
+    loop._finished = [(plain, delivered)]
+    assert loop._may_linger(stop)
+    for gated in (
+        make_message(clock.now(), queue_name="q"),
+        make_message(clock.now(), flow_control_key="k"),
+    ):
+        loop._finished = [(plain, delivered), (Claimed(gated, 1, 0), delivered)]
+        assert not loop._may_linger(stop)
+    loop._finished = [(plain, delivered)]
+    stop.set()
+    assert not loop._may_linger(stop)
