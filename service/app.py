@@ -30,7 +30,7 @@ from wirepost.group_commit import GroupCommit
 from wirepost.retention import RetentionLoop
 from wirepost.scheduler.loop import ScheduleLoop
 from wirepost.signing import generate_signing_key
-from wirepost.store import db, signing_keys
+from wirepost.store import connections, db, signing_keys
 from wirepost.wakeup import Waker
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,10 @@ async def _lifecycle(
 ) -> AsyncIterator[None]:
     assert settings.database_url, "WIREPOST_DATABASE_URL is required"
     pool = await db.create_pool(
-        settings.database_url, max_size=max(10, settings.delivery_concurrency // 10)
+        settings.database_url,
+        min_size=settings.database_pool_min,
+        max_size=max(10, settings.database_pool_min, settings.delivery_concurrency // 10),
+        prepare=connections.prepare_hot_statements,
     )
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []

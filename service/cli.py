@@ -252,6 +252,7 @@ async def _wait_for_database(settings: Settings, seconds: float) -> None:
 async def _serve(
     settings: Settings, *, migrate: bool, wait_for_db: float, banner: str | None
 ) -> int:
+    import asyncpg
     from aiohttp import web
 
     from wirepost.app import build_app
@@ -269,7 +270,16 @@ async def _serve(
         handle_signals=False,
         keepalive_timeout=settings.idle_timeout.total_seconds(),
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except asyncpg.UndefinedTableError as exc:
+        print(
+            f"wirepost: the database is not migrated ({exc}): run `wirepost migrate` first, "
+            "or start with `wirepost serve --migrate`",
+            file=sys.stderr,
+        )
+        await runner.cleanup()
+        return 1
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=settings.workers > 1)
     await site.start()
     _settle_garbage_collector()

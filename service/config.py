@@ -103,6 +103,12 @@ class Settings:
         kind="int",
     )
     delivery_batch_size: int = _setting(400, "Deliveries claimed per query.", kind="int")
+    database_pool_min: int = _setting(
+        8,
+        "Database connections each process keeps open, each with the publish and delivery "
+        "statements prepared (more open as needed).",
+        kind="int",
+    )
     delivery_max_bytes: int = _setting(
         128 * 1024 * 1024,
         "Body bytes of deliveries in flight per process (one body may go past it).",
@@ -144,6 +150,7 @@ class Settings:
             "max_body_size",
             "delivery_concurrency",
             "delivery_batch_size",
+            "database_pool_min",
             "response_body_limit",
             "workers",
             "max_batch_size",

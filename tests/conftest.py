@@ -137,6 +137,7 @@ def make_settings(db_dsn: str) -> Callable[..., Settings]:
             "next_signing_key": TEST_NEXT_KEY,
             "destination_allowlist": ("127.0.0.0/8",),
             "log_level": "warning",
+            "database_pool_min": 2,  # a server's 8 ready connections cost each test's start
         }
         values.update(overrides)
         return Settings(**values)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -85,13 +85,26 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 SESSION_SETTINGS = {"enable_seqscan": "off", "jit": "off"}
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    """A pool of ``min_size`` to ``max_size`` connections; ``prepare`` runs on each new one."""
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await _init_connection(conn)
+        if prepare is not None:
+            await prepare(conn)
+
     pool = await asyncpg.create_pool(
         dsn,
         reset=_keep_session,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=init,
         command_timeout=60,
         server_settings=SESSION_SETTINGS,
     )

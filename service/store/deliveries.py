@@ -39,6 +39,13 @@ async def claim_due(
     return [Claimed(messages.from_columns(r), r[_CLAIMS], r[_RETRIED]) for r in rows]
 
 
+async def prepare_claim_and_complete(db: Executor, *, now: datetime) -> None:
+    """Run the statements of ``claim_due`` and ``complete_many`` on nothing (a limit of 0, no
+    outcomes), so that ``db`` holds them prepared."""
+    await db.fetch(_CLAIM_DUE, now, 0, now, 0)
+    await db.fetch(_COMPLETE_MANY, now, [], [], [])
+
+
 async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: datetime) -> None:
     if claimed:
         await db.execute(

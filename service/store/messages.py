@@ -88,6 +88,11 @@ async def insert_many(
         )
 
 
+async def prepare_insert(db: Executor, *, now: datetime) -> None:
+    """Run ``insert_many``'s statement on no messages, so that ``db`` holds it prepared."""
+    await db.execute(_INSERT_MANY, now, [], [], [], None)
+
+
 async def find(db: Executor, message_id: str) -> Message | None:
     row = await db.fetchrow(_FIND, message_id)
     return from_record(row) if row else None
