@@ -4,24 +4,26 @@
 -- the first always is, and the claim holds at most $4 plus one body. A body_size of -1 (a row
 -- inserted by a replica from before migration 0006, see 0007) is read from the message.
 -- Expired leases are due again by construction (the lease end is their available_at).
--- Rows are found again by `= ANY (ARRAY(...))` rather than by a join: that is an index
--- condition in any plan, so a plan Postgres cached while the outbox was empty still reads only
--- the claimed rows from a large backlog (a join can become a scan filtered by the join).
+-- The locked rows are updated by their ctid, `= ANY (ARRAY(...))`: a TID scan in any plan, so a
+-- plan Postgres cached while the outbox was empty still reads only the claimed rows from a large
+-- backlog (a join can become a scan filtered by the join), and no index is searched a second
+-- time. A locked row cannot move before the UPDATE; should Postgres re-read a row that another
+-- transaction changed, the UPDATE skips it (its ctid no longer matches) and it stays due.
 WITH due AS (
-    SELECT message_id, available_at, body_size FROM deliveries
+    SELECT ctid, message_id, available_at, body_size FROM deliveries
     WHERE available_at <= $1
     ORDER BY available_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 ), sized AS (
-    SELECT message_id, available_at,
+    SELECT ctid, message_id, available_at,
            CASE WHEN body_size >= 0 THEN body_size
                 ELSE (SELECT octet_length(m.body) FROM messages m WHERE m.id = due.message_id)
            END AS body_size
     FROM due
 ), fits AS (
-    SELECT message_id FROM (
-        SELECT message_id,
+    SELECT ctid FROM (
+        SELECT ctid,
                sum(body_size) OVER (ORDER BY available_at ROWS UNBOUNDED PRECEDING)
                    - body_size AS taken_before
         FROM sized
@@ -29,7 +31,7 @@ WITH due AS (
     WHERE taken_before < $4::bigint
 ), claimed AS (
     UPDATE deliveries d SET available_at = $3, leased = true, claims = d.claims + 1
-    WHERE d.message_id = ANY (ARRAY(SELECT message_id FROM fits))
+    WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM fits))
     RETURNING d.message_id, d.claims, d.retried
 ), active AS (
     INSERT INTO events (at, message_id, state) SELECT $1, message_id, 'ACTIVE' FROM claimed
