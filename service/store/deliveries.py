@@ -15,6 +15,7 @@ _CLAIM_DUE = Q["deliveries.claim_due"]
 _CLAIMS, _RETRIED = len(MESSAGE_FIELDS), len(MESSAGE_FIELDS) + 1  # after the message's columns
 _EXTEND_LEASES = Q["deliveries.extend_leases"]
 _COMPLETE_MANY = Q["deliveries.complete_many"]
+_COMPLETE_DELIVERED = Q["deliveries.complete_delivered"]
 _NEXT_DUE_AT = Q["deliveries.next_due_at"]
 _COUNT_PENDING = Q["deliveries.count_pending"]
 _NOTIFY = Q["deliveries.notify"]
@@ -40,10 +41,11 @@ async def claim_due(
 
 
 async def prepare_claim_and_complete(db: Executor, *, now: datetime) -> None:
-    """Run the statements of ``claim_due`` and ``complete_many`` on nothing (a limit of 0, no
-    outcomes), so that ``db`` holds them prepared."""
+    """Run the statements of ``claim_due`` and ``complete_many`` (both of its statements) on
+    nothing (a limit of 0, no outcomes), so that ``db`` holds them prepared."""
     await db.fetch(_CLAIM_DUE, now, 0, now, 0)
     await db.fetch(_COMPLETE_MANY, now, [], [], [])
+    await db.fetch(_COMPLETE_DELIVERED, now, [], [], [])
 
 
 async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: datetime) -> None:
@@ -57,11 +59,13 @@ async def complete_many(
     db: Executor, results: Sequence[tuple[Claimed, Outcome]], *, now: datetime
 ) -> dict[str, int | None]:
     """Record outcomes; those whose lease was lost meanwhile are skipped. Returns the applied
-    ones: message id → DLQ entry id (None unless the message was dead-lettered)."""
+    ones: message id → DLQ entry id (None unless the message was dead-lettered). A batch of
+    deliveries only (the usual case) takes a leaner statement with the same effect."""
     if not results:
         return {}
+    all_delivered = all(isinstance(outcome, Delivered) for _, outcome in results)
     rows = await db.fetch(
-        _COMPLETE_MANY,
+        _COMPLETE_DELIVERED if all_delivered else _COMPLETE_MANY,
         now,
         [claimed.message.id for claimed, _ in results],
         [

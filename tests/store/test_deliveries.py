@@ -221,6 +221,41 @@ async def test_complete_many_mixed_batch_applies_each_outcome(pool, clock: Fixed
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
 
 
+async def test_a_delivery_is_recorded_alike_alone_and_beside_other_outcomes(
+    pool, clock: FixedClock
+):
+    # A batch of deliveries only takes complete_delivered; one with a retry takes complete_many.
+    now = clock.now()
+    batch = [make_message(now) for _ in range(3)]
+    await messages.insert_many(pool, batch, now=now)
+    by_id = {
+        c.message.id: c for c in await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    }
+    response = Response(201, {"Server": ["x"], "X-Twice": ["a", "b"]}, b"made")
+    retry = RetryLater(now + timedelta(minutes=1), "HTTP 500", Response(500))
+    alone = await deliveries.complete_many(
+        pool, [(by_id[batch[0].id], Delivered(response))], now=now
+    )
+    beside = await deliveries.complete_many(
+        pool,
+        [(by_id[batch[1].id], Delivered(response)), (by_id[batch[2].id], retry)],
+        now=now,
+    )
+    assert alone == {batch[0].id: None}
+    assert beside == {batch[1].id: None, batch[2].id: None}
+    query = (
+        "SELECT at, state, error, next_delivery_at, response_status, response_headers,"
+        " response_body FROM events WHERE message_id = $1 AND state = 'DELIVERED'"
+    )
+    recorded = [dict(await pool.fetchrow(query, m.id)) for m in batch[:2]]
+    assert recorded[0] == recorded[1]
+    assert recorded[0]["response_headers"] == {"Server": ["x"], "X-Twice": ["a", "b"]}
+    assert [await _states(pool, m.id) for m in batch[:2]] == [
+        ["CREATED", "ACTIVE", "DELIVERED"]
+    ] * 2
+    assert await deliveries.count_pending(pool) == 1  # the retry
+
+
 async def test_messages_failing_in_one_batch_enter_the_dlq_in_publish_order(
     pool, clock: FixedClock
 ):
