@@ -7,8 +7,9 @@
 -- The locked rows are updated by their ctid, `= ANY (ARRAY(...))`: a TID scan in any plan, so a
 -- plan Postgres cached while the outbox was empty still reads only the claimed rows from a large
 -- backlog (a join can become a scan filtered by the join), and no index is searched a second
--- time. A locked row cannot move before the UPDATE; should Postgres re-read a row that another
--- transaction changed, the UPDATE skips it (its ctid no longer matches) and it stays due.
+-- time. A locked row cannot move before the UPDATE. A row that another transaction changed just
+-- before it was locked (and that is still due) may be missed by the UPDATE: it is then left
+-- unclaimed, and due, for the next claim.
 WITH due AS (
     SELECT ctid, message_id, available_at, body_size FROM deliveries
     WHERE available_at <= $1
