@@ -127,6 +127,10 @@ async def test_without_the_session_settings_a_plan_made_on_an_empty_outbox_scans
     db_dsn, pool, clock: FixedClock
 ):
     """Why SESSION_SETTINGS exist (and proof that the test above can fail)."""
+    # An autoanalyze of the filled tables would invalidate the plans made on the empty outbox
+    # before they are measured (seen once in a full run of the suite): keep it out of this one.
+    for table in ("messages", "deliveries", "events"):
+        await pool.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
     pages = await _pages_per_claim_and_completion(db_dsn, pool, clock.now(), {})
     assert max(pages.values()) > 40 * BATCH, pages
 
