@@ -171,6 +171,45 @@ def _round_ratio_line(paired: dict[str, Any]) -> str:
     return "\n- Wirepost ÷ best peer round by round: " + "; ".join(parts)
 
 
+PER_MESSAGE_ROLES = ("server", "postgres", "sink")
+"""Processes whose CPU per delivered message is listed under the tables of delivery modes."""
+DELIVERY_MODES = frozenset({"drain", "backlog", "fanout"})
+
+
+def cpu_per_message(result: dict[str, Any]) -> dict[str, float] | None:
+    """µs of CPU per delivered message of the server, Postgres, the sink and all of them
+    together ("measured"), from the phase's CPU seconds; None without a count or CPU figures.
+
+    Rates depend on how much of the machine a queue can use; this is what each message costs,
+    which shows where a queue's lead comes from (less work, or more of the machine used)."""
+    usage = result.get("cpu")
+    messages = result.get("messages")
+    if not isinstance(usage, dict) or not messages:
+        return None
+    per_message = {
+        role: round(1e6 * usage[role]["cpu_s"] / messages, 1)
+        for role in PER_MESSAGE_ROLES
+        if role in usage
+    }
+    if len(per_message) != len(PER_MESSAGE_ROLES):
+        return None
+    per_message["measured"] = round(sum(per_message.values()), 1)
+    return per_message
+
+
+def _cpu_per_message_line(results: list[dict[str, Any]]) -> str | None:
+    parts = []
+    for result in results:
+        costs = cpu_per_message(result)
+        if costs is not None:
+            figures = " / ".join(f"{costs[role]:.0f}" for role in (*PER_MESSAGE_ROLES, "measured"))
+            parts.append(f"{result['queue']} {figures}")
+    if not parts:
+        return None
+    roles = " / ".join((*PER_MESSAGE_ROLES, "together"))
+    return f"\n- CPU µs per delivered message ({roles}): " + "; ".join(parts)
+
+
 def _cell(value: float | None) -> str:
     if value is None:
         return "-"
@@ -202,6 +241,9 @@ def markdown(run: dict[str, Any]) -> str:
         paired = run.get("round_ratios", {}).get(group)
         if paired:
             lines.append(_round_ratio_line(paired))
+        costs_line = _cpu_per_message_line(results) if mode in DELIVERY_MODES else None
+        if costs_line:
+            lines.append(costs_line)
         for result in results:
             for note in result.get("notes", []):
                 lines.append(f"\n- {result['queue']}: {note}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtest.report import add_round_ratios, markdown, round_ratios
+from loadtest.report import add_round_ratios, cpu_per_message, markdown, round_ratios
 
 
 def _result(
@@ -69,3 +69,40 @@ def test_the_markdown_lists_every_round_and_the_median() -> None:
         "- Wirepost ÷ best peer round by round: delivered 1.50x, 1.50x (median 1.50x); "
         "middle 80 % 1.10x, 1.50x (median 1.30x)"
     ) in markdown(run)
+
+
+def _costed(queue: str, messages: int, **cpu_s: float) -> dict[str, Any]:
+    return {
+        "queue": queue,
+        "mode": "drain",
+        "messages": messages,
+        "cpu": {role: {"cpu_s": seconds, "core_pct": 0.0} for role, seconds in cpu_s.items()},
+    }
+
+
+def test_cpu_per_message_divides_each_process_by_the_messages_delivered() -> None:
+    result = _costed("wirepost", 50_000, server=2.35, postgres=1.24, sink=1.32, machine=4.91)
+    assert cpu_per_message(result) == {
+        "server": 47.0,
+        "postgres": 24.8,
+        "sink": 26.4,
+        "measured": 98.2,
+    }
+    assert cpu_per_message(_costed("pg-boss", 0, server=1.0, postgres=1.0, sink=1.0)) is None
+    assert cpu_per_message(_costed("pg-boss", 10, server=1.0, postgres=1.0)) is None
+
+
+def test_the_markdown_lists_cpu_per_message_under_delivery_modes_only() -> None:
+    drain = [
+        _costed("wirepost", 50_000, server=2.35, postgres=1.24, sink=1.32),
+        _costed("graphile-worker", 50_000, server=2.95, postgres=1.40, sink=0.73),
+    ]
+    steady = [{**_costed("wirepost", 10_000, server=5.0, postgres=3.0, sink=1.0), "mode": "steady"}]
+    groups = {"drain": drain, "steady": steady}
+    run = {"started_at": "t", "command": "c", "machine": {}, "groups": groups, "ratios": {}}
+    text = markdown(run)
+    assert (
+        "- CPU µs per delivered message (server / postgres / sink / together): "
+        "wirepost 47 / 25 / 26 / 98; graphile-worker 59 / 28 / 15 / 102"
+    ) in text
+    assert text.count("CPU µs per delivered message") == 1
