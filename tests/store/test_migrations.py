@@ -83,3 +83,65 @@ async def test_0007_marks_sizeless_deliveries_unknown_and_fills_in_old_replicas_
     )  # such a replica still running after the migration
     sizes = dict(await conn.fetch("SELECT message_id, body_size FROM deliveries"))
     assert sizes == {"msg_a": 1234, "msg_b": 0, "msg_c": -1}
+
+
+MESSAGE_ID_COLUMNS = {
+    ("messages", "id"),
+    ("messages", "source_message_id"),
+    ("deliveries", "message_id"),
+    ("events", "message_id"),
+    ("dead_letters", "message_id"),
+    ("deduplication_keys", "key"),
+    ("deduplication_keys", "message_id"),
+}
+
+
+async def test_0008_makes_message_ids_compare_bytewise_and_keeps_every_row_and_link(
+    blank_database,
+):
+    conn = blank_database
+    await _apply_up_to(conn, 7)
+    for message_id in ("msg_b", "msg_B", "msg_a"):
+        await conn.execute(
+            "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
+            " created_at) VALUES ($1, 'http://127.0.0.1:9/', 'POST', '{}', '', 3, now(), now())",
+            message_id,
+        )
+        await conn.execute(
+            "INSERT INTO deliveries (message_id, available_at) VALUES ($1, now())", message_id
+        )
+        await conn.execute(
+            "INSERT INTO events (at, message_id, state) VALUES (now(), $1, 'CREATED')", message_id
+        )
+
+    applied = await migrate.migrate(conn)
+
+    assert 8 in [m.version for m in applied]
+    collations = {
+        (r["table_name"], r["column_name"]): r["collation_name"]
+        for r in await conn.fetch(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND (table_name, column_name) IN"
+            " (SELECT * FROM unnest($1::text[], $2::text[]))",
+            [table for table, _ in MESSAGE_ID_COLUMNS],
+            [column for _, column in MESSAGE_ID_COLUMNS],
+        )
+    }
+    assert collations == dict.fromkeys(MESSAGE_ID_COLUMNS, "C")
+    # Byte order, whatever the database's locale: upper case before lower case.
+    assert await conn.fetchval("SELECT array_agg(id ORDER BY id) FROM messages") == [
+        "msg_B",
+        "msg_a",
+        "msg_b",
+    ]
+    assert (
+        await conn.fetchval("SELECT count(*) FROM events e JOIN deliveries d USING (message_id)")
+        == 3
+    )
+    # The foreign keys still hold: deleting a message still takes its delivery with it.
+    await conn.execute("DELETE FROM messages WHERE id = 'msg_a'")
+    assert await conn.fetchval("SELECT count(*) FROM deliveries") == 2
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await conn.execute(
+            "INSERT INTO deliveries (message_id, available_at) VALUES ('msg_x', now())"
+        )
