@@ -7,7 +7,7 @@
 -- en_US.UTF-8 database (the official postgres image's default) a claim and its completion cost
 -- Postgres about 1.5 times the CPU they cost with "C" (81.6 against 55.4 us a delivery, claims
 -- of 400), and new ids did not even sort last, so inserts landed on random index pages. On a
--- C.UTF-8 database the difference is about 5 %. Equality is the same under both collations, so
+-- C.UTF-8 database the difference is 3 to 5 %. Equality is the same under both collations, so
 -- no row changes; the indexes on these columns are rebuilt (the tables are locked meanwhile).
 -- A comparison of one of these columns with a text value of the default collation uses "C".
 
