@@ -137,9 +137,23 @@ def _segment(data: bytes) -> str:
     return jwt.utils.base64url_encode(data).decode("ascii")
 
 
-def _hand_token(header: dict[str, Any], payload: bytes, key: str) -> str:
-    """Any header and payload bytes, HMAC-signed for header["alg"] (no signature otherwise)."""
-    signing_input = f"{_segment(json.dumps(header).encode())}.{_segment(payload)}"
+def _hand_token(header: dict[str, Any], payload: bytes, key: str, *, compact: bool = False) -> str:
+    """Any header and payload bytes, HMAC-signed for header["alg"] (no signature otherwise).
+    ``compact`` writes the header without spaces, as signers do: the verifier recognises the usual
+    header in that form and takes its shortcut (the spaced form takes the general path)."""
+    separators = (",", ":") if compact else (", ", ": ")
+    return _hand_token_from_segment(
+        header, _segment(json.dumps(header, separators=separators).encode()), payload, key
+    )
+
+
+def _hand_token_from_segment(
+    header: dict[str, Any], header_segment: str, payload: bytes | str, key: str
+) -> str:
+    """As _hand_token, with the header segment given; a payload given as text is used as the
+    payload segment as it is (it may be malformed), and signed as such."""
+    payload_segment = payload if isinstance(payload, str) else _segment(payload)
+    signing_input = f"{header_segment}.{payload_segment}"
     digest = _HASHES.get(header.get("alg"))  # type: ignore[arg-type]
     mac = b"" if digest is None else hmac.new(key.encode(), signing_input.encode(), digest).digest()
     return f"{signing_input}.{_segment(mac)}"
@@ -308,8 +322,9 @@ def test_verify_agrees_with_receivers_on_time_claim_types(
     ],
 )
 @pytest.mark.parametrize("parser", ["orjson", "json only"])
+@pytest.mark.parametrize("compact", [True, False], ids=["usual header", "spaced header"])
 def test_verify_agrees_with_receivers_when_one_claim_is_unusual(
-    claim: str, value: Any, parser: str, monkeypatch: pytest.MonkeyPatch
+    claim: str, value: Any, parser: str, compact: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shortcut for usual claims and orjson's parse pass only what the full checks pass, and
     return the same claims: each case changes one claim of a genuine token. Times are offsets.
@@ -321,7 +336,9 @@ def test_verify_agrees_with_receivers_when_one_claim_is_unusual(
     claims |= {"iat": now, "jti": "jwt_0123456789abcdef", "body": body_hash(b"{}")}
     is_offset = claim in ("exp", "nbf", "iat") and type(value) is int
     claims[claim] = now + value if is_offset else value
-    token = _hand_token(PLAIN_HEADER, json.dumps(claims).encode(), DEV_CURRENT_SIGNING_KEY)
+    token = _hand_token(
+        PLAIN_HEADER, json.dumps(claims).encode(), DEV_CURRENT_SIGNING_KEY, compact=compact
+    )
 
     _assert_same_verdicts(token, b"{}", URL, 0)
 
@@ -426,9 +443,10 @@ payload_encodings: list[Callable[[str], bytes]] = [
     encoding=st.sampled_from(payload_encodings),
     key=st.sampled_from([*KEYS, OTHER_KEY]),
     crypto_padding=st.sampled_from(["", "=", "=="]),
+    compact=st.booleans(),
 )
 def test_verify_agrees_with_receivers_on_unusual_payload_bytes(
-    encoding: Callable[[str], bytes], key: str, crypto_padding: str
+    encoding: Callable[[str], bytes], key: str, crypto_padding: str, compact: bool
 ) -> None:
     now = int(time.time())
     claims = {
@@ -440,9 +458,30 @@ def test_verify_agrees_with_receivers_on_unusual_payload_bytes(
         "jti": "jwt_x",
         "body": body_hash(b"{}"),
     }
-    token = _hand_token(PLAIN_HEADER, encoding(json.dumps(claims)), key) + crypto_padding
+    token = _hand_token(PLAIN_HEADER, encoding(json.dumps(claims)), key, compact=compact)
+    token += crypto_padding
 
     _assert_same_verdicts(token, b"{}", URL, 0)
+
+
+@_EXAMPLES
+@given(
+    tail=segment_text,
+    cut=st.integers(0, 4),
+    key=st.sampled_from([*KEYS, OTHER_KEY]),
+    crypto_padding=st.sampled_from(["", "=", "=="]),
+)
+def test_verify_agrees_with_receivers_on_malformed_payload_segments_with_a_genuine_mac(
+    tail: str, cut: int, key: str, crypto_padding: str
+) -> None:
+    """The usual header and a MAC made over a malformed payload segment: the verifier's
+    shortcut (MAC first, compared encoded) must still reject the segment as PyJWT does."""
+    genuine = Signer(DEV_CURRENT_SIGNING_KEY).sign(url=URL, body=b"{}", now=int(time.time()))
+    header_segment, payload_segment, _ = genuine.split(".")
+    payload = payload_segment[: len(payload_segment) - cut] + tail
+    token = _hand_token_from_segment(PLAIN_HEADER, header_segment, payload, key)
+
+    _assert_same_verdicts(token + crypto_padding, b"{}", URL, 0)
 
 
 # --- fixed cases ----------------------------------------------------------------------------------
