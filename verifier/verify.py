@@ -408,31 +408,30 @@ class Verifier:
         header_segment, dot_too, payload_segment = signing_input.partition(b".")
         if not (dot and dot_too):
             raise _malformed("Not enough segments")
+        signed = False
         if header_segment in _USUAL_HEADERS:
+            payload = _decode_segment(payload_segment, "payload")
+            # The usual case: the signature is the current key's MAC in canonical base64url,
+            # which every strict decoder accepts, so comparing it encoded spares decoding it.
             current = self._keys[0]
-            if (
+            signed = (
                 current.unusable is None
                 and current.too_short is None
                 and hmac.compare_digest(_b64url(current.hmac.digest(signing_input)), crypto_segment)
-            ):
-                # The usual case: the signature is the current key's MAC in canonical base64url,
-                # which every strict decoder accepts, so comparing it encoded spares decoding it.
-                claims = _parse_object(_decode_segment(payload_segment, "payload"), "payload")
-                _check_claims(claims, clock_tolerance)
-                return claims
-            payload = _decode_segment(payload_segment, "payload")
-            mac = _decode_segment(crypto_segment, "crypto")
+            )
+            mac = b"" if signed else _decode_segment(crypto_segment, "crypto")
         else:
             payload, mac = _decode_with_header(header_segment, payload_segment, crypto_segment)
-        for key_hmac, unusable, too_short in self._keys:
-            if unusable is not None:
-                raise _malformed(unusable)
-            if too_short is not None:
-                warnings.warn(too_short, jwt.InsecureKeyLengthWarning, stacklevel=3)
-            if hmac.compare_digest(mac, key_hmac.digest(signing_input)):
-                break
-        else:
-            raise SignatureError(_NO_KEY_MATCHES)
+        if not signed:
+            for key_hmac, unusable, too_short in self._keys:
+                if unusable is not None:
+                    raise _malformed(unusable)
+                if too_short is not None:
+                    warnings.warn(too_short, jwt.InsecureKeyLengthWarning, stacklevel=3)
+                if hmac.compare_digest(mac, key_hmac.digest(signing_input)):
+                    break
+            else:
+                raise SignatureError(_NO_KEY_MATCHES)
         claims = _parse_object(payload, "payload")
         _check_claims(claims, clock_tolerance)
         return claims
