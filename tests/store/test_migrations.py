@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import pytest
 
 from tests.conftest import dsn_with_database
+from wirepost.store import messages as messages_store
 from wirepost.store import migrate
 from wirepost.store.queries import Q
 
@@ -29,9 +31,13 @@ async def blank_database(pg_admin_dsn: str) -> AsyncIterator[asyncpg.Connection]
 
 
 async def _apply_up_to(conn: asyncpg.Connection, version: int) -> None:
+    """Apply the migrations not yet applied, up to ``version``."""
     await conn.execute(Q["migrations.create_table"])
+    done = set(
+        await conn.fetchval("SELECT coalesce(array_agg(version), '{}') FROM schema_migrations")
+    )
     for migration in migrate.available():
-        if migration.version <= version:
+        if migration.version <= version and migration.version not in done:
             await conn.execute(migration.path.read_text())
             await conn.execute(Q["migrations.record"], migration.version, migration.name)
 
@@ -114,9 +120,8 @@ async def test_0008_makes_message_ids_compare_bytewise_and_keeps_every_row_and_l
             "INSERT INTO events (at, message_id, state) VALUES (now(), $1, 'CREATED')", message_id
         )
 
-    applied = await migrate.migrate(conn)
+    await _apply_up_to(conn, 8)
 
-    assert 8 in [m.version for m in applied]
     collations = {
         (r["table_name"], r["column_name"]): r["collation_name"]
         for r in await conn.fetch(
@@ -145,3 +150,38 @@ async def test_0008_makes_message_ids_compare_bytewise_and_keeps_every_row_and_l
         await conn.execute(
             "INSERT INTO deliveries (message_id, available_at) VALUES ('msg_x', now())"
         )
+
+
+async def test_0009_drops_the_deliveries_foreign_key_and_keeps_every_row(blank_database):
+    conn = blank_database
+    await _apply_up_to(conn, 8)
+    now = await conn.fetchval("SELECT now()")
+    await conn.execute(
+        "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
+        " created_at) VALUES ('msg_kept', 'http://127.0.0.1:9/', 'POST', '{}', '', 3, $1, $1)",
+        now,
+    )
+    await conn.execute(
+        "INSERT INTO deliveries (message_id, available_at) VALUES ('msg_kept', $1)", now
+    )
+    assert await _foreign_keys_of(conn, "deliveries") == ["deliveries_message_id_fkey"]
+
+    applied = await migrate.migrate(conn)
+
+    assert [m.version for m in applied] == [9]
+    assert await _foreign_keys_of(conn, "deliveries") == []
+    assert await conn.fetchval("SELECT array_agg(message_id) FROM deliveries") == ["msg_kept"]
+    # What the key guarded still holds: pruning never deletes a message with a delivery.
+    assert await messages_store.prune(conn, before=now + timedelta(days=1), limit=10) == 0
+    await conn.execute("DELETE FROM deliveries")
+    assert await messages_store.prune(conn, before=now + timedelta(days=1), limit=10) == 1
+
+
+async def _foreign_keys_of(conn: asyncpg.Connection, table: str) -> list[str]:
+    return list(
+        await conn.fetchval(
+            "SELECT coalesce(array_agg(conname ORDER BY conname), '{}') FROM pg_constraint"
+            " WHERE conrelid = $1::regclass AND contype = 'f'",
+            table,
+        )
+    )
