@@ -73,6 +73,26 @@ async def test_insert_many_stores_every_field_as_given(pool, clock: FixedClock):
     }
 
 
+async def test_insert_many_keeps_each_body_with_its_message_and_rows_in_publish_order(
+    pool, clock: FixedClock
+):
+    now = clock.now()
+    # Ids in descending order, so that no order but the list's can give the checks below.
+    batch = [
+        make_message(now, id=f"msg_{99 - n:02d}", body=b"x" * n + b"|%d" % n) for n in range(40)
+    ]
+    await messages.insert_many(pool, batch, now=now)
+    rows = await pool.fetch(
+        "SELECT d.message_id, d.body_size, m.body FROM deliveries d"
+        " JOIN messages m ON m.id = d.message_id ORDER BY d.seq"
+    )
+    assert [(r["message_id"], r["body"], r["body_size"]) for r in rows] == [
+        (m.id, m.body, len(m.body)) for m in batch
+    ]
+    created = await pool.fetch("SELECT message_id FROM events ORDER BY id")
+    assert [r["message_id"] for r in created] == [m.id for m in batch]
+
+
 async def test_insert_many_stores_handed_off_messages_already_claimed(pool, clock: FixedClock):
     # Handed to this process's delivery loop: leased like a first claim, ACTIVE after CREATED;
     # the rest of the statement's messages are stored as usual.
