@@ -61,13 +61,14 @@ WHERE d.message_id = ANY ($1::text[])  -- an index condition in any plan (see cl
 -- $1 = now; $2 ids; $3 one JSON array per id: [claims, outcome, next attempt at, status, error,
 -- response headers]; $4 response bodies. Returns the applied message ids (and DLQ ids).
 -- (One JSON document instead of six arrays: asyncpg type-checks every array element in Python,
--- which cost twice as much client CPU per outcome.)
+-- which cost twice as much client CPU per outcome. ROWS FROM reads the three side by side, 2-6 %
+-- less Postgres CPU than joining them on their ordinality, for 20 rows as for 400.)
 WITH o AS (
     SELECT x.message_id, (r->>0)::int AS claims, r->>1 AS outcome,
            (r->>2)::timestamptz AS next_at, (r->>3)::int AS status, r->>4 AS error,
            nullif(r->5, 'null'::jsonb) AS headers, x.body
-    FROM unnest($2::text[], $4::bytea[]) WITH ORDINALITY AS x(message_id, body, i)
-    JOIN jsonb_array_elements($3::jsonb) WITH ORDINALITY AS j(r, i) USING (i)
+    FROM ROWS FROM (unnest($2::text[]), unnest($4::bytea[]), jsonb_array_elements($3::jsonb))
+         AS x(message_id, body, r)
 ), finished AS (
     DELETE FROM deliveries d USING o
     WHERE d.message_id = ANY ($2::text[])  -- an index condition in any plan (see claim_due)
@@ -125,8 +126,8 @@ SELECT a.message_id, dead.id AS dlq_id FROM applied a LEFT JOIN dead USING (mess
 WITH o AS (
     SELECT x.message_id, (r->>0)::int AS claims, (r->>3)::int AS status,
            nullif(r->5, 'null'::jsonb) AS headers, x.body
-    FROM unnest($2::text[], $4::bytea[]) WITH ORDINALITY AS x(message_id, body, i)
-    JOIN jsonb_array_elements($3::jsonb) WITH ORDINALITY AS j(r, i) USING (i)
+    FROM ROWS FROM (unnest($2::text[]), unnest($4::bytea[]), jsonb_array_elements($3::jsonb))
+         AS x(message_id, body, r)
 ), finished AS (
     DELETE FROM deliveries d USING o
     WHERE d.message_id = ANY ($2::text[])  -- an index condition in any plan (see claim_due)

@@ -241,6 +241,42 @@ async def test_complete_many_mixed_batch_applies_each_outcome(pool, clock: Fixed
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 1
 
 
+@pytest.mark.parametrize("with_a_retry", [False, True], ids=["all delivered", "one retry"])
+async def test_complete_many_logs_each_response_with_its_own_message(
+    pool, clock: FixedClock, with_a_retry: bool
+):
+    # All delivered takes complete_delivered; a retry among them takes complete_many.
+    now = clock.now()
+    batch = [make_message(now) for _ in range(12)]
+    await messages.insert_many(pool, batch, now=now)
+    by_id = {
+        c.message.id: c for c in await deliveries.claim_due(pool, limit=20, lease=LEASE, now=now)
+    }
+    expected = {
+        m.id: (200 + n, {"X-N": [str(n)]}, b"body %d " % n + b"." * n) for n, m in enumerate(batch)
+    }
+    outcomes: list[tuple[Claimed, Delivered | RetryLater]] = [
+        (by_id[m.id], Delivered(Response(*expected[m.id]))) for m in batch
+    ]
+    if with_a_retry:
+        last = batch[-1].id
+        outcomes[-1] = (
+            by_id[last],
+            RetryLater(now + timedelta(minutes=1), "HTTP 500", Response(*expected[last])),
+        )
+
+    await deliveries.complete_many(pool, outcomes, now=now)
+
+    rows = await pool.fetch(
+        "SELECT message_id, response_status, response_headers, response_body FROM events"
+        " WHERE state IN ('DELIVERED', 'ERROR')"
+    )
+    assert {
+        r["message_id"]: (r["response_status"], r["response_headers"], r["response_body"])
+        for r in rows
+    } == expected
+
+
 async def test_a_delivery_is_recorded_alike_alone_and_beside_other_outcomes(
     pool, clock: FixedClock
 ):
