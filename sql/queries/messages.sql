@@ -84,6 +84,8 @@ SELECT message_id FROM gone;
 
 -- name: prune
 -- Delete up to $2 finished messages created before $1 that nothing refers to any more.
+-- Deliveries have no foreign key to their message (migration 0009): this NOT EXISTS is what
+-- keeps a message with a delivery waiting.
 DELETE FROM messages WHERE id IN (
     SELECT m.id FROM messages m
     WHERE m.created_at < $1
