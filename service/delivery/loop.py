@@ -7,8 +7,10 @@ Shape (River's job scheduler): ``run_once(now)`` does one claim → dispatch →
 what tests drive with a fixed clock; ``run(stop)`` pipelines the same steps: it claims whenever
 slots are free, a recorder task writes finished outcomes in groups (whatever finished while the
 previous write ran), and a renewer extends leases every lease/3 so a slow attempt is never
-re-claimed while a crashed worker's leases simply expire and come due again. No transaction is
-ever open across an HTTP call. Publishes of this process can also skip the claim: group commit
+re-claimed while a crashed worker's leases simply expire and come due again. An attempt's
+ACTIVE event is logged with its outcome (migration 0010); one still running at two looks a
+second apart is logged on its own, so slow attempts show in the logs. No transaction is ever
+open across an HTTP call. Publishes of this process can also skip the claim: group commit
 ``offer``s them, stores those the loop reserved slots for already claimed by it, and ``take``s
 them to the loop once committed (see wirepost.group_commit).
 """
@@ -41,6 +43,9 @@ RECORD_LINGER_SECONDS = 0.02
 # loop for a claim of one or two rows. A wake-up after a quiet spell claims at once.
 CLAIM_LINGER_SECONDS = 0.003
 GATES_TTL_SECONDS = 1.0
+# An attempt's ACTIVE event is logged with its outcome (migration 0010); one still running at two
+# looks this far apart is logged on its own, so a slow attempt shows in the logs while it runs.
+ACTIVE_LOG_SECONDS = 1.0
 
 
 class DeliveryLoop:
@@ -70,6 +75,9 @@ class DeliveryLoop:
         self._none_inflight.set()
         self._finished: list[tuple[Claimed, Outcome]] = []
         self._finished_ready = asyncio.Event()
+        # Held while outcomes or running attempts' ACTIVE events are written, so that an
+        # attempt's outcome is never recorded while its ACTIVE is being logged on its own.
+        self._writing = asyncio.Lock()
         self._slot_freed = asyncio.Event()
         self._signer: Signer | None = None
         self._signer_key = ""
@@ -137,6 +145,7 @@ class DeliveryLoop:
         helpers = [
             asyncio.create_task(self._record_forever(stop), name="delivery-recorder"),
             asyncio.create_task(self._renew_forever(stop), name="delivery-lease-renewer"),
+            asyncio.create_task(self._log_active_forever(stop), name="delivery-active-logger"),
         ]
         if self._settings.database_url:
             helpers.append(asyncio.create_task(self._listen_forever(stop), name="delivery-listen"))
@@ -354,16 +363,17 @@ class DeliveryLoop:
     async def _record_finished(self) -> bool:
         """Record the outcomes waiting, in one statement; if that fails, keep them (leases
         fence stale ones) and return False."""
-        batch, self._finished = self._finished, []
-        if not batch:
+        async with self._writing:
+            batch, self._finished = self._finished, []
+            if not batch:
+                return True
+            try:
+                await self._record(batch)
+            except Exception as exc:
+                log_pass_error(logger, "delivery_loop_error", exc)
+                self._finished = batch + self._finished
+                return False
             return True
-        try:
-            await self._record(batch)
-        except Exception as exc:
-            log_pass_error(logger, "delivery_loop_error", exc)
-            self._finished = batch + self._finished
-            return False
-        return True
 
     async def _flush_remaining(self) -> None:
         backoff = 0.2
@@ -386,6 +396,32 @@ class DeliveryLoop:
                 )
             except Exception as exc:
                 log_pass_error(logger, "delivery_loop_error", exc)
+
+    async def _log_active_forever(self, stop: asyncio.Event) -> None:
+        """Every ACTIVE_LOG_SECONDS, log ACTIVE for the attempts that were already running at
+        the previous look (the rest get theirs with their outcome)."""
+        seen: dict[str, Claimed] = {}
+        while not stop.is_set():
+            await sleep_or_stop(stop, ACTIVE_LOG_SECONDS)
+            async with self._writing:
+                seen = await self._log_slow_attempts(seen)
+
+    async def _log_slow_attempts(self, seen: dict[str, Claimed]) -> dict[str, Claimed]:
+        """Log ACTIVE for the attempts of ``seen`` still running; returns the running attempts
+        not logged, for the next look. Called holding ``_writing``."""
+        running = self._inflight
+        slow = [c for key, c in seen.items() if running.get(key) is c]
+        seen = dict(running)
+        if slow:
+            try:
+                await deliveries.log_active(self._pool, slow)
+            except Exception as exc:
+                # Nothing is lost: their outcome then logs their ACTIVE (or the next look does).
+                log_pass_error(logger, "delivery_loop_error", exc)
+                return seen
+            for c in slow:
+                del seen[c.message.id]
+        return seen
 
     async def _listen_forever(self, stop: asyncio.Event) -> None:
         """Keep a LISTEN connection for wake-ups from other replicas; reconnect when lost."""

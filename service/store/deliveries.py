@@ -14,6 +14,7 @@ from wirepost.store.queries import Q
 _CLAIM_DUE = Q["deliveries.claim_due"]
 _CLAIMS, _RETRIED = len(MESSAGE_FIELDS), len(MESSAGE_FIELDS) + 1  # after the message's columns
 _EXTEND_LEASES = Q["deliveries.extend_leases"]
+_LOG_ACTIVE = Q["deliveries.log_active"]
 _COMPLETE_MANY = Q["deliveries.complete_many"]
 _COMPLETE_DELIVERED = Q["deliveries.complete_delivered"]
 _NEXT_DUE_AT = Q["deliveries.next_due_at"]
@@ -53,6 +54,13 @@ async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: date
         await db.execute(
             _EXTEND_LEASES, [c.message.id for c in claimed], [c.claims for c in claimed], until
         )
+
+
+async def log_active(db: Executor, claimed: Sequence[Claimed]) -> None:
+    """Log ACTIVE for these attempts, still running, whose ACTIVE is not logged yet (it is
+    otherwise logged with their outcome); the lease fences off attempts no longer ours."""
+    if claimed:
+        await db.execute(_LOG_ACTIVE, [c.message.id for c in claimed], [c.claims for c in claimed])
 
 
 async def complete_many(

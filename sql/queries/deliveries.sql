@@ -1,5 +1,7 @@
 -- name: claim_due
--- Lease up to $2 due deliveries until $3 and log ACTIVE for each; $1 = now. $4 = byte budget:
+-- Lease up to $2 due deliveries until $3, their attempts starting at $1 = now (`active_at`: the
+-- ACTIVE event is logged with the outcome, see migration 0010; an attempt whose lease ran out
+-- before it was recorded is logged here, at its own start). $4 = byte budget:
 -- a delivery is taken while the bodies taken before it (oldest first) total less than $4, so
 -- the first always is, and the claim holds at most $4 plus one body. A body_size of -1 (a row
 -- inserted by a replica from before migration 0006, see 0007) is read from the message.
@@ -11,7 +13,9 @@
 -- before it was locked (and that is still due) may be missed by the UPDATE: it is then left
 -- unclaimed, and due, for the next claim.
 WITH due AS (
-    SELECT ctid, message_id, available_at, body_size FROM deliveries
+    SELECT ctid, message_id, available_at, body_size,
+           CASE WHEN leased THEN active_at END AS abandoned_at
+    FROM deliveries
     WHERE available_at <= $1
     ORDER BY available_at
     LIMIT $2
@@ -31,11 +35,15 @@ WITH due AS (
     ) t
     WHERE taken_before < $4::bigint
 ), claimed AS (
-    UPDATE deliveries d SET available_at = $3, leased = true, claims = d.claims + 1
+    UPDATE deliveries d SET available_at = $3, leased = true, claims = d.claims + 1,
+                            active_at = $1
     WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM fits))
     RETURNING d.message_id, d.claims, d.retried
-), active AS (
-    INSERT INTO events (at, message_id, state) SELECT $1, message_id, 'ACTIVE' FROM claimed
+), abandoned AS (
+    INSERT INTO events (at, message_id, state)
+    SELECT due.abandoned_at, due.message_id, 'ACTIVE'
+    FROM due JOIN claimed USING (message_id)
+    WHERE due.abandoned_at IS NOT NULL
 )
 -- The columns are Message's fields in their order, then the fence and the retry count: the claim
 -- reads them by position (wirepost.store.messages.from_columns), a third cheaper than by name.
@@ -55,6 +63,23 @@ FROM unnest($1::text[], $2::int[]) AS x(message_id, claims)
 WHERE d.message_id = ANY ($1::text[])  -- an index condition in any plan (see claim_due)
   AND d.message_id = x.message_id AND d.claims = x.claims AND d.leased;
 
+-- name: log_active
+-- Log ACTIVE now for attempts this worker still runs, so a slow attempt shows in the logs before
+-- it ends; the outcome then carries no started_at (see migration 0010). $1 = ids, $2 = claims
+-- (fence). Attempts whose ACTIVE is logged already (active_at cleared) are skipped.
+WITH running AS (
+    SELECT d.ctid, d.message_id, d.active_at
+    FROM deliveries d JOIN unnest($1::text[], $2::int[]) AS x(message_id, claims) USING (message_id)
+    WHERE d.message_id = ANY ($1::text[])  -- an index condition in any plan (see claim_due)
+      AND d.claims = x.claims AND d.leased AND d.active_at IS NOT NULL
+    FOR UPDATE OF d
+), cleared AS (
+    UPDATE deliveries d SET active_at = NULL
+    WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM running))
+)
+INSERT INTO events (at, message_id, state)
+SELECT active_at, message_id, 'ACTIVE' FROM running ORDER BY active_at, message_id;
+
 -- name: complete_many
 -- Record attempt outcomes in one statement. Rows whose lease was lost (claims changed or the
 -- delivery was cancelled) are skipped. outcome: delivered | retry | failed.
@@ -73,7 +98,7 @@ WITH o AS (
     DELETE FROM deliveries d USING o
     WHERE d.message_id = ANY ($2::text[])  -- an index condition in any plan (see claim_due)
       AND d.message_id = o.message_id AND d.claims = o.claims AND o.outcome <> 'retry'
-    RETURNING d.message_id
+    RETURNING d.message_id, d.active_at
 ), retrying AS (
     -- Behind a flow-control key the message waits parked between attempts (it is not in
     -- flight); a queue keeps its slot until the message is finished.
@@ -84,10 +109,13 @@ WITH o AS (
     FROM o
     WHERE d.message_id = ANY ($2::text[])
       AND d.message_id = o.message_id AND d.claims = o.claims AND o.outcome = 'retry'
-    RETURNING d.message_id
+    RETURNING d.message_id, d.active_at
 ), applied AS (
-    SELECT o.* FROM o
-    JOIN (SELECT message_id FROM finished UNION ALL SELECT message_id FROM retrying) a
+    -- active_at: when the attempt began, if its ACTIVE is not logged yet (see migration 0010);
+    -- the attempt's first event (ERROR, or DELIVERED) carries it as started_at.
+    SELECT o.*, a.active_at FROM o
+    JOIN (SELECT message_id, active_at FROM finished
+          UNION ALL SELECT message_id, active_at FROM retrying) a
       USING (message_id)
 ), dead AS (
     -- Messages that fail in one batch enter the DLQ in the order they were published (attempts
@@ -101,13 +129,14 @@ WITH o AS (
     RETURNING id, message_id
 ), logged AS (
     INSERT INTO events (at, message_id, state, error, next_delivery_at, response_status,
-                        response_headers, response_body)
+                        response_headers, response_body, started_at)
     SELECT $1, a.message_id, s.state,
            CASE WHEN s.state IN ('ERROR', 'FAILED') THEN a.error END,
            CASE WHEN s.state = 'RETRY' THEN a.next_at END,
            CASE WHEN s.n = 1 THEN a.status END,
            CASE WHEN s.n = 1 THEN a.headers END,
-           CASE WHEN s.n = 1 THEN a.body END
+           CASE WHEN s.n = 1 THEN a.body END,
+           CASE WHEN s.n = 1 THEN a.active_at END
     FROM applied a
     CROSS JOIN LATERAL unnest(CASE a.outcome
         WHEN 'delivered' THEN ARRAY['DELIVERED']
@@ -132,10 +161,11 @@ WITH o AS (
     DELETE FROM deliveries d USING o
     WHERE d.message_id = ANY ($2::text[])  -- an index condition in any plan (see claim_due)
       AND d.message_id = o.message_id AND d.claims = o.claims
-    RETURNING d.message_id
+    RETURNING d.message_id, d.active_at
 ), logged AS (
-    INSERT INTO events (at, message_id, state, response_status, response_headers, response_body)
-    SELECT $1, o.message_id, 'DELIVERED', o.status, o.headers, o.body
+    INSERT INTO events (at, message_id, state, response_status, response_headers, response_body,
+                        started_at)
+    SELECT $1, o.message_id, 'DELIVERED', o.status, o.headers, o.body, finished.active_at
     FROM o JOIN finished USING (message_id)
     ORDER BY o.message_id
 )

@@ -10,7 +10,7 @@
 -- side; joining them on their ordinality planned a merge join over two sorts, which cost
 -- Postgres 3-15 % more CPU for a single publish and 4-7 % for a batch of 1,000.
 -- $4 = ids handed to this process's delivery loop, $5 = the end of their lease: those rows are
--- stored already claimed (leased, claims 1, ACTIVE logged after CREATED), as claim_due would
+-- stored already claimed (leased, claims 1, their attempt starting at $1), as claim_due would
 -- leave them, so the loop delivers them without a claim; if this process dies they come due
 -- again when the lease ends.
 WITH x AS (
@@ -44,7 +44,7 @@ WITH x AS (
     -- Behind a queue or flow-control key a message waits parked until its gate admits it; a
     -- callback of a queued message holds its queue's slot without waiting.
     INSERT INTO deliveries (message_id, available_at, due_at, gate_kind, gate_name, body_size,
-                            leased, claims)
+                            leased, claims, active_at)
     SELECT id,
            CASE WHEN leased THEN $5::timestamptz
                 WHEN coalesce(queue_name, flow_control_key) IS NOT NULL
@@ -56,14 +56,12 @@ WITH x AS (
            coalesce(queue_name, flow_control_key),
            octet_length(body),
            leased,
-           CASE WHEN leased THEN 1 ELSE 0 END
+           CASE WHEN leased THEN 1 ELSE 0 END,
+           CASE WHEN leased THEN $1::timestamptz END
     FROM x ORDER BY ord
 )
 INSERT INTO events (at, message_id, state, next_delivery_at)
-SELECT $1, id, s.state, CASE WHEN s.n = 1 THEN not_before END
-FROM x CROSS JOIN LATERAL unnest(CASE WHEN leased THEN '{CREATED,ACTIVE}'::text[]
-                                      ELSE '{CREATED}'::text[] END) WITH ORDINALITY AS s(state, n)
-ORDER BY ord, s.n;
+SELECT $1, id, 'CREATED', not_before FROM x ORDER BY ord;
 
 -- name: find
 -- $1 = message id.
@@ -72,12 +70,18 @@ SELECT * FROM messages WHERE id = $1;
 -- name: cancel_many
 -- Cancel pending messages: drop their deliveries, log CANCEL_REQUESTED + CANCELED.
 -- $1 = message ids, $2 = now. Returns the cancelled ids.
+-- An attempt running meanwhile (its outcome will not be recorded) gets its ACTIVE logged first,
+-- at its start (see migration 0010).
 WITH gone AS (
-    DELETE FROM deliveries WHERE message_id = ANY($1::text[]) RETURNING message_id
+    DELETE FROM deliveries WHERE message_id = ANY($1::text[])
+    RETURNING message_id, CASE WHEN leased THEN active_at END AS running_since
 ), logged AS (
     INSERT INTO events (at, message_id, state)
-    SELECT $2, g.message_id, s.state
-    FROM gone g CROSS JOIN unnest(ARRAY['CANCEL_REQUESTED', 'CANCELED']) WITH ORDINALITY AS s(state, n)
+    SELECT coalesce(s.at, $2), g.message_id, s.state
+    FROM gone g CROSS JOIN LATERAL (VALUES (1, g.running_since, 'ACTIVE'),
+                                           (2, NULL, 'CANCEL_REQUESTED'),
+                                           (3, NULL, 'CANCELED')) AS s(n, at, state)
+    WHERE s.state <> 'ACTIVE' OR g.running_since IS NOT NULL
     ORDER BY g.message_id, s.n
 )
 SELECT message_id FROM gone;
@@ -120,11 +124,15 @@ WITH picked AS (
     FOR UPDATE OF d SKIP LOCKED
 ), gone AS (
     DELETE FROM deliveries d USING picked p WHERE d.message_id = p.message_id
-    RETURNING d.message_id
+    RETURNING d.message_id, CASE WHEN d.leased THEN d.active_at END AS running_since
 ), logged AS (
+    -- as cancel_many: a running attempt's ACTIVE first
     INSERT INTO events (at, message_id, state)
-    SELECT $1, g.message_id, s.state
-    FROM gone g CROSS JOIN unnest(ARRAY['CANCEL_REQUESTED', 'CANCELED']) WITH ORDINALITY AS s(state, n)
+    SELECT coalesce(s.at, $1), g.message_id, s.state
+    FROM gone g CROSS JOIN LATERAL (VALUES (1, g.running_since, 'ACTIVE'),
+                                           (2, NULL, 'CANCEL_REQUESTED'),
+                                           (3, NULL, 'CANCELED')) AS s(n, at, state)
+    WHERE s.state <> 'ACTIVE' OR g.running_since IS NOT NULL
     ORDER BY g.message_id, s.n
 )
 SELECT message_id FROM gone;

@@ -4,6 +4,7 @@ filters, order, digit cursors, and 400s for bad query values."""
 from __future__ import annotations
 
 import base64
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -89,7 +90,15 @@ async def test_events_lists_every_transition_latest_first(api, history):
     assert set(payload) == {"events"}
     events = payload["events"]
     assert len(events) == 10
-    assert [e["time"] for e in events] == sorted((e["time"] for e in events), reverse=True)
+    # In the order they were recorded: an attempt's ACTIVE (logged with its outcome, at the
+    # time the attempt began) comes right after its outcome, newest first.
+    outcomes = [e["time"] for e in events if e["state"] != "ACTIVE"]
+    assert outcomes == sorted(outcomes, reverse=True)
+    for newer, active in itertools.pairwise(events):
+        if active["state"] == "ACTIVE":
+            assert newer["messageId"] == active["messageId"]
+            assert newer["state"] in {"DELIVERED", "ERROR"}
+            assert active["time"] == to_millis(history.t[1]) < newer["time"]
     assert (events[0]["messageId"], events[0]["state"]) == (history.c, "CANCELED")
     for e in events:
         assert {"time", "messageId", "state", "url"} <= set(e)

@@ -188,7 +188,8 @@ async def test_an_attempt_that_crashes_frees_its_slot_and_leaves_its_lease(
         await asyncio.wait_for(task, timeout=10)
     assert [r.headers["Upstash-Message-Id"] for r in receiver.requests] == [fine.id]
     assert (await states_of(pool, fine.id))[-1] == State.DELIVERED
-    assert await states_of(pool, crashing.id) == [State.CREATED, State.ACTIVE]
+    # Its attempt is logged (ACTIVE) when the delivery is claimed again after the lease.
+    assert await states_of(pool, crashing.id) == [State.CREATED]
     assert await available_at(pool, crashing.id) is not None  # leased: due again later
 
 
@@ -307,3 +308,28 @@ async def test_the_recorder_does_not_linger_over_an_outcome_that_frees_a_gate(
     loop._finished = [(plain, delivered)]
     stop.set()
     assert not loop._may_linger(stop)
+
+
+async def test_a_slow_attempt_shows_active_in_the_logs_while_it_runs(
+    pool, make_settings, receiver, make_loop, publish
+):
+    # A quick attempt's ACTIVE is logged with its outcome; one still running a look or two
+    # later (ACTIVE_LOG_SECONDS apart) is logged on its own, once.
+    receiver.default = Reply(200, b"slow", delay=3.0)
+    waker = Waker()
+    loop = await make_loop(make_settings(poll_interval=LONG_POLL), wake=waker.local)
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        message = await publish(receiver.url(), waker=waker)
+        await wait_until(lambda: receiver.requests, timeout=5)
+
+        async def active_logged() -> bool:
+            return await states_of(pool, message.id) == [State.CREATED, State.ACTIVE]
+
+        await wait_until(active_logged, timeout=2.9)
+        await wait_recorded(pool, message.id)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert await states_of(pool, message.id) == [State.CREATED, State.ACTIVE, State.DELIVERED]

@@ -8,16 +8,25 @@ import pytest
 from tests.factories import make_message
 from wirepost.clock import FixedClock
 from wirepost.domain import Claimed, Delivered, GiveUp, Handoff, Response, RetryLater
-from wirepost.store import deliveries, messages
+from wirepost.store import deliveries, events, messages
+from wirepost.store.filters import EventFilter
 
 LEASE = timedelta(seconds=30)
 
 
 async def _states(pool: asyncpg.Pool, message_id: str) -> list[str]:
-    rows = await pool.fetch(
-        "SELECT state FROM events WHERE message_id = $1 ORDER BY id", message_id
+    """The message's log as GET /v2/events lists it, earliest first."""
+    page, _ = await events.list_page(
+        pool, EventFilter(message_ids=[message_id]), after=None, limit=100, latest_first=False
     )
-    return [r["state"] for r in rows]
+    return [e.state.value for e in page]
+
+
+async def _active_at(pool: asyncpg.Pool, message_id: str) -> object:
+    """When the running attempt began, while its ACTIVE is not logged yet (else None)."""
+    return await pool.fetchval(
+        "SELECT active_at FROM deliveries WHERE message_id = $1 AND leased", message_id
+    )
 
 
 async def test_insert_many_then_claim_due_returns_the_message(pool, clock: FixedClock):
@@ -28,7 +37,9 @@ async def test_insert_many_then_claim_due_returns_the_message(pool, clock: Fixed
     assert [c.message for c in claimed] == [msg]
     assert claimed[0].claims == 1
     assert claimed[0].retried == 0
-    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE"]
+    # The attempt's ACTIVE is logged with its outcome (or by log_active while it runs).
+    assert await _states(pool, msg.id) == ["CREATED"]
+    assert await _active_at(pool, msg.id) == now
 
 
 async def test_insert_many_stores_every_field_as_given(pool, clock: FixedClock):
@@ -94,14 +105,17 @@ async def test_insert_many_keeps_each_body_with_its_message_and_rows_in_publish_
 
 
 async def test_insert_many_stores_handed_off_messages_already_claimed(pool, clock: FixedClock):
-    # Handed to this process's delivery loop: leased like a first claim, ACTIVE after CREATED;
-    # the rest of the statement's messages are stored as usual.
+    # Handed to this process's delivery loop: leased like a first claim, its attempt starting
+    # now (ACTIVE is logged with the outcome); the rest of the statement's messages are stored
+    # as usual.
     now = clock.now()
     mine, other = make_message(now), make_message(now)
     handoff = Handoff([mine], now + LEASE)
     await messages.insert_many(pool, [other, mine], now=now, handoff=handoff)
-    assert await _states(pool, mine.id) == ["CREATED", "ACTIVE"]
+    assert await _states(pool, mine.id) == ["CREATED"]
+    assert await _active_at(pool, mine.id) == now
     assert await _states(pool, other.id) == ["CREATED"]
+    assert await _active_at(pool, other.id) is None
     row = await pool.fetchrow(
         "SELECT available_at, leased, claims FROM deliveries WHERE message_id = $1", mine.id
     )
@@ -206,7 +220,12 @@ async def test_complete_many_retry_reschedules_and_counts(pool, clock: FixedCloc
     assert await deliveries.next_due_at(pool, now=now) == at
     [again] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=at)
     assert again.retried == 1
-    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "ERROR", "RETRY", "ACTIVE"]
+    # The second attempt's ACTIVE waits for its outcome.
+    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE", "ERROR", "RETRY"]
+    await deliveries.complete_many(pool, [(again, Delivered(Response(200)))], now=at)
+    assert await _states(pool, msg.id) == [
+        "CREATED", "ACTIVE", "ERROR", "RETRY", "ACTIVE", "DELIVERED"
+    ]  # fmt: skip
 
 
 async def test_complete_many_failed_moves_to_dead_letters(pool, clock: FixedClock):
@@ -340,7 +359,67 @@ async def test_cancel_many_drops_pending_deliveries_only(pool, clock: FixedClock
     await deliveries.complete_many(pool, [(c_done, Delivered(Response(200)))], now=now)
     cancelled = await messages.cancel_many(pool, [pending.id, done.id, "msg_unknown"], now=now)
     assert cancelled == [pending.id]
-    assert (await _states(pool, pending.id))[-2:] == ["CANCEL_REQUESTED", "CANCELED"]
+    # Its attempt was running (claimed, not recorded): its ACTIVE is logged before the cancel.
+    assert await _states(pool, pending.id) == [
+        "CREATED", "ACTIVE", "CANCEL_REQUESTED", "CANCELED"
+    ]  # fmt: skip
+
+
+async def test_cancel_many_logs_no_attempt_for_a_delivery_not_running(pool, clock: FixedClock):
+    now = clock.now()
+    waiting = make_message(now, not_before=now + timedelta(hours=1))
+    await messages.insert_many(pool, [waiting], now=now)
+    assert await messages.cancel_many(pool, [waiting.id], now=now) == [waiting.id]
+    assert await _states(pool, waiting.id) == ["CREATED", "CANCEL_REQUESTED", "CANCELED"]
+
+
+async def _log_times(pool: asyncpg.Pool, message_id: str) -> list[tuple[str, object]]:
+    page, _ = await events.list_page(
+        pool, EventFilter(message_ids=[message_id]), after=None, limit=100, latest_first=False
+    )
+    return [(e.state.value, e.at) for e in page]
+
+
+async def test_an_attempt_whose_lease_ran_out_is_logged_when_claimed_again(pool, clock: FixedClock):
+    # Its process died mid-attempt: the attempt is logged, at its own start, by the next claim.
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    later = now + LEASE
+    [again] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=later)
+    assert await _log_times(pool, msg.id) == [("CREATED", now), ("ACTIVE", now)]
+    done = later + timedelta(seconds=1)
+    await deliveries.complete_many(pool, [(again, Delivered(Response(200)))], now=done)
+    assert await _log_times(pool, msg.id) == [
+        ("CREATED", now), ("ACTIVE", now), ("ACTIVE", later), ("DELIVERED", done)
+    ]  # fmt: skip
+
+
+async def test_log_active_logs_a_running_attempt_once(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    [claimed] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    await deliveries.log_active(pool, [claimed])
+    assert await _log_times(pool, msg.id) == [("CREATED", now), ("ACTIVE", now)]
+    await deliveries.log_active(pool, [claimed])
+    done = now + timedelta(seconds=3)
+    await deliveries.complete_many(pool, [(claimed, Delivered(Response(200)))], now=done)
+    assert await _log_times(pool, msg.id) == [
+        ("CREATED", now), ("ACTIVE", now), ("DELIVERED", done)
+    ]  # fmt: skip
+
+
+async def test_log_active_skips_an_attempt_whose_lease_was_lost(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    [stale] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE)
+    await deliveries.log_active(pool, [stale])
+    # Only the lost attempt's own ACTIVE, logged by the claim that took it over.
+    assert await _states(pool, msg.id) == ["CREATED", "ACTIVE"]
 
 
 async def test_claim_due_plan_uses_the_available_at_index(pool, clock: FixedClock):

@@ -10,8 +10,12 @@ import asyncpg
 import pytest
 
 from tests.conftest import dsn_with_database
+from wirepost.domain import Claimed, Delivered, Response
+from wirepost.store import db, migrate
+from wirepost.store import deliveries as deliveries_store
+from wirepost.store import events as events_store
 from wirepost.store import messages as messages_store
-from wirepost.store import migrate
+from wirepost.store.filters import EventFilter
 from wirepost.store.queries import Q
 
 
@@ -168,7 +172,7 @@ async def test_0009_drops_the_deliveries_foreign_key_and_keeps_every_row(blank_d
 
     applied = await migrate.migrate(conn)
 
-    assert [m.version for m in applied] == [9]
+    assert [m.version for m in applied][:1] == [9]
     assert await _foreign_keys_of(conn, "deliveries") == []
     assert await conn.fetchval("SELECT array_agg(message_id) FROM deliveries") == ["msg_kept"]
     # What the key guarded still holds: pruning never deletes a message with a delivery.
@@ -185,3 +189,49 @@ async def _foreign_keys_of(conn: asyncpg.Connection, table: str) -> list[str]:
             table,
         )
     )
+
+
+async def test_0010_an_attempt_claimed_before_it_is_logged_once(blank_database, pg_admin_dsn):
+    # Claimed by a Wirepost from before 0010: its ACTIVE row is in events already, and the
+    # delivery has no active_at; recording its outcome afterwards must not log ACTIVE again.
+    conn = blank_database
+    await _apply_up_to(conn, 9)
+    now = await conn.fetchval("SELECT now()")
+    await conn.execute(
+        "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
+        " created_at) VALUES ('msg_old', 'http://127.0.0.1:9/', 'POST', '{}', '', 3, $1, $1)",
+        now,
+    )
+    await conn.execute(
+        "INSERT INTO deliveries (message_id, available_at, leased, claims)"
+        " VALUES ('msg_old', $1, true, 1)",
+        now + timedelta(minutes=1),
+    )
+    await conn.execute(
+        "INSERT INTO events (at, message_id, state) VALUES ($1, 'msg_old', 'CREATED'),"
+        " ($1, 'msg_old', 'ACTIVE')",
+        now,
+    )
+
+    await migrate.migrate(conn)
+
+    name = await conn.fetchval("SELECT current_database()")
+    wirepost_conn = await db.connect(dsn_with_database(pg_admin_dsn, name))
+    try:
+        message = await messages_store.find(wirepost_conn, "msg_old")
+        assert message is not None
+        await deliveries_store.complete_many(
+            wirepost_conn,
+            [(Claimed(message, 1, 0), Delivered(Response(200, {}, b"ok")))],
+            now=now,
+        )
+        page, _ = await events_store.list_page(
+            wirepost_conn,
+            EventFilter(message_ids=["msg_old"]),
+            after=None,
+            limit=10,
+            latest_first=False,
+        )
+    finally:
+        await wirepost_conn.close()
+    assert [e.state.value for e in page] == ["CREATED", "ACTIVE", "DELIVERED"]
