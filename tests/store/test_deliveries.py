@@ -14,12 +14,16 @@ from wirepost.store.filters import EventFilter
 LEASE = timedelta(seconds=30)
 
 
-async def _states(pool: asyncpg.Pool, message_id: str) -> list[str]:
-    """The message's log as GET /v2/events lists it, earliest first."""
+async def _log_times(pool: asyncpg.Pool, message_id: str) -> list[tuple[str, object]]:
+    """The message's log as GET /v2/events lists it, earliest first: (state, time) pairs."""
     page, _ = await events.list_page(
         pool, EventFilter(message_ids=[message_id]), after=None, limit=100, latest_first=False
     )
-    return [e.state.value for e in page]
+    return [(e.state.value, e.at) for e in page]
+
+
+async def _states(pool: asyncpg.Pool, message_id: str) -> list[str]:
+    return [state for state, _ in await _log_times(pool, message_id)]
 
 
 async def _active_at(pool: asyncpg.Pool, message_id: str) -> object:
@@ -371,13 +375,6 @@ async def test_cancel_many_logs_no_attempt_for_a_delivery_not_running(pool, cloc
     await messages.insert_many(pool, [waiting], now=now)
     assert await messages.cancel_many(pool, [waiting.id], now=now) == [waiting.id]
     assert await _states(pool, waiting.id) == ["CREATED", "CANCEL_REQUESTED", "CANCELED"]
-
-
-async def _log_times(pool: asyncpg.Pool, message_id: str) -> list[tuple[str, object]]:
-    page, _ = await events.list_page(
-        pool, EventFilter(message_ids=[message_id]), after=None, limit=100, latest_first=False
-    )
-    return [(e.state.value, e.at) for e in page]
 
 
 async def test_an_attempt_whose_lease_ran_out_is_logged_when_claimed_again(pool, clock: FixedClock):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -46,16 +46,25 @@ async def _apply_up_to(conn: asyncpg.Connection, version: int) -> None:
             await conn.execute(Q["migrations.record"], migration.version, migration.name)
 
 
+async def _insert_message(
+    conn: asyncpg.Connection, message_id: str, body: bytes = b"", at: datetime | None = None
+) -> None:
+    """A message row as any version of the schema holds it, created and due at ``at`` (now)."""
+    await conn.execute(
+        "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
+        " created_at) VALUES ($1, 'http://127.0.0.1:9/', 'POST', '{}', $2, 3,"
+        " coalesce($3, now()), coalesce($3, now()))",
+        message_id,
+        body,
+        at,
+    )
+
+
 async def test_0006_fills_in_the_body_size_of_deliveries_already_waiting(blank_database):
     conn = blank_database
     await _apply_up_to(conn, 5)
     for message_id, body in (("msg_a", b"x" * 1234), ("msg_b", b"")):
-        await conn.execute(
-            "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
-            " created_at) VALUES ($1, 'http://127.0.0.1:9/', 'POST', '{}', $2, 3, now(), now())",
-            message_id,
-            body,
-        )
+        await _insert_message(conn, message_id, body)
         await conn.execute(
             "INSERT INTO deliveries (message_id, available_at) VALUES ($1, now())", message_id
         )
@@ -74,12 +83,7 @@ async def test_0007_marks_sizeless_deliveries_unknown_and_fills_in_old_replicas_
     await _apply_up_to(conn, 6)
     # Rows a replica from before 0006 inserted after it: no body_size, so the old default 0.
     for message_id, body in (("msg_a", b"x" * 1234), ("msg_b", b""), ("msg_c", b"y" * 10)):
-        await conn.execute(
-            "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
-            " created_at) VALUES ($1, 'http://127.0.0.1:9/', 'POST', '{}', $2, 3, now(), now())",
-            message_id,
-            body,
-        )
+        await _insert_message(conn, message_id, body)
     for message_id in ("msg_a", "msg_b"):
         await conn.execute(
             "INSERT INTO deliveries (message_id, available_at) VALUES ($1, now())", message_id
@@ -112,11 +116,7 @@ async def test_0008_makes_message_ids_compare_bytewise_and_keeps_every_row_and_l
     conn = blank_database
     await _apply_up_to(conn, 7)
     for message_id in ("msg_b", "msg_B", "msg_a"):
-        await conn.execute(
-            "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
-            " created_at) VALUES ($1, 'http://127.0.0.1:9/', 'POST', '{}', '', 3, now(), now())",
-            message_id,
-        )
+        await _insert_message(conn, message_id)
         await conn.execute(
             "INSERT INTO deliveries (message_id, available_at) VALUES ($1, now())", message_id
         )
@@ -160,11 +160,7 @@ async def test_0009_drops_the_deliveries_foreign_key_and_keeps_every_row(blank_d
     conn = blank_database
     await _apply_up_to(conn, 8)
     now = await conn.fetchval("SELECT now()")
-    await conn.execute(
-        "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
-        " created_at) VALUES ('msg_kept', 'http://127.0.0.1:9/', 'POST', '{}', '', 3, $1, $1)",
-        now,
-    )
+    await _insert_message(conn, "msg_kept", at=now)
     await conn.execute(
         "INSERT INTO deliveries (message_id, available_at) VALUES ('msg_kept', $1)", now
     )
@@ -197,11 +193,7 @@ async def test_0010_an_attempt_claimed_before_it_is_logged_once(blank_database, 
     conn = blank_database
     await _apply_up_to(conn, 9)
     now = await conn.fetchval("SELECT now()")
-    await conn.execute(
-        "INSERT INTO messages (id, url, method, headers, body, max_retries, not_before,"
-        " created_at) VALUES ('msg_old', 'http://127.0.0.1:9/', 'POST', '{}', '', 3, $1, $1)",
-        now,
-    )
+    await _insert_message(conn, "msg_old", at=now)
     await conn.execute(
         "INSERT INTO deliveries (message_id, available_at, leased, claims)"
         " VALUES ('msg_old', $1, true, 1)",
