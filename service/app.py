@@ -85,6 +85,7 @@ async def _lifecycle(
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     client: DeliveryClient | None = None
+    claim_pool: db.Pool | None = None
     try:
         await prepare_signing_keys(pool, settings)
         waker = Waker()
@@ -93,6 +94,15 @@ async def _lifecycle(
         )
         loop: DeliveryLoop | None = None
         if settings.run_delivery:
+            # Claims run on a connection of their own that keeps the claim's plan (see
+            # db.GENERIC_PLAN_SESSION_SETTINGS).
+            claim_pool = await db.create_pool(
+                settings.database_url,
+                min_size=1,
+                max_size=1,
+                prepare=connections.prepare_hot_statements,
+                generic_plans=True,
+            )
             client = delivery_client(settings, policy)
             loop = DeliveryLoop(
                 settings,
@@ -101,6 +111,7 @@ async def _lifecycle(
                 Dispatcher(client, settings),
                 wake=waker.local,
                 own_origin=waker.origin,
+                claim_pool=claim_pool,
             )
         app[STATE] = ApiState(
             settings,
@@ -128,4 +139,6 @@ async def _lifecycle(
         await asyncio.gather(*tasks, return_exceptions=True)
         if client is not None:
             await client.close()
+        if claim_pool is not None:
+            await claim_pool.close()
         await pool.close()

@@ -58,14 +58,18 @@ class DeliveryLoop:
         wake: asyncio.Event | None = None,
         own_origin: str | None = None,
         record_linger: float = RECORD_LINGER_SECONDS,
+        claim_pool: Pool | None = None,
     ) -> None:
         """``wake`` is set in-process when work commits; NOTIFYs from ``own_origin`` (this
         process's ``Waker``, which sets ``wake`` itself) are skipped; ``record_linger``: how
-        long finished outcomes may wait for others to be recorded with."""
+        long finished outcomes may wait for others to be recorded with; ``claim_pool``: where
+        claims run (a pool whose sessions keep the claim's generic plan,
+        ``db.create_pool(generic_plans=True)``), by default ``pool``."""
         self._settings = settings
         self._record_linger = record_linger
         self._own_origin = own_origin
         self._pool = pool
+        self._claim_pool = claim_pool or pool
         self._clock = clock
         self._dispatcher = dispatcher
         self._wake = wake or asyncio.Event()
@@ -105,7 +109,7 @@ class DeliveryLoop:
         now = now or self._clock.now()
         await gates.admit(self._pool, now=now)
         claimed = await deliveries.claim_due(
-            self._pool,
+            self._claim_pool,
             limit=self._settings.delivery_batch_size,
             lease=self._settings.lease,
             now=now,
@@ -262,7 +266,7 @@ class DeliveryLoop:
             await gates.admit(self._pool, now=now)
         self._claimed_at = time.monotonic()
         claimed = await deliveries.claim_due(
-            self._pool,
+            self._claim_pool,
             limit=limit,
             lease=self._settings.lease,
             now=now,

@@ -84,6 +84,16 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 # Debian's PostgreSQL 15, which ships JIT). No Wirepost statement touches enough rows to gain.
 SESSION_SETTINGS = {"enable_seqscan": "off", "jit": "off"}
 
+# The delivery loop claims on sessions of their own that keep one generic plan per statement.
+# With plan_cache_mode `auto` Postgres planned the claim anew on every execution: a parameter
+# LIMIT counts as a tenth of the rows in a generic plan's estimate, so with a backlog the generic
+# plan always looks dearer than a custom one, which has the same shape (the available_at index,
+# a TID scan, the messages primary key: tests/store/test_query_plans.py). Planning it took
+# 0.16-0.33 ms of Postgres a claim, about a sixth of a claim of 400 (pg_stat_statements with
+# track_planning, docs/benchmarks.md). The API's statements keep `auto`: their optional filters
+# (`$n IS NULL OR ...`) need a custom plan to use an index.
+GENERIC_PLAN_SESSION_SETTINGS = {**SESSION_SETTINGS, "plan_cache_mode": "force_generic_plan"}
+
 
 async def create_pool(
     dsn: str,
@@ -91,8 +101,11 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    generic_plans: bool = False,
 ) -> asyncpg.Pool:
-    """A pool of ``min_size`` to ``max_size`` connections; ``prepare`` runs on each new one."""
+    """A pool of ``min_size`` to ``max_size`` connections; ``prepare`` runs on each new one.
+    ``generic_plans``: its sessions plan each prepared statement once (see
+    ``GENERIC_PLAN_SESSION_SETTINGS``), for the delivery loop's claims only."""
 
     async def init(conn: asyncpg.Connection) -> None:
         await _init_connection(conn)
@@ -106,7 +119,7 @@ async def create_pool(
         max_size=max_size,
         init=init,
         command_timeout=60,
-        server_settings=SESSION_SETTINGS,
+        server_settings=GENERIC_PLAN_SESSION_SETTINGS if generic_plans else SESSION_SETTINGS,
     )
     assert pool is not None
     return pool

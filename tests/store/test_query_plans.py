@@ -114,10 +114,15 @@ async def _pages_per_claim_and_completion(
         await conn.close()
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [db.SESSION_SETTINGS, db.GENERIC_PLAN_SESSION_SETTINGS],
+    ids=["store sessions", "claim sessions"],
+)
 async def test_claims_and_completions_stay_proportional_to_their_batch(
-    db_dsn, pool, clock: FixedClock
+    db_dsn, pool, clock: FixedClock, settings: dict[str, str]
 ):
-    pages = await _pages_per_claim_and_completion(db_dsn, pool, clock.now(), db.SESSION_SETTINGS)
+    pages = await _pages_per_claim_and_completion(db_dsn, pool, clock.now(), settings)
     # About a dozen pages per row (index descents, heap, the log insert), nowhere near the
     # hundreds of pages that hold 20,000 waiting deliveries and their messages.
     assert max(pages.values()) < 40 * BATCH, pages
@@ -158,3 +163,35 @@ async def test_ruling_seq_scans_out_with_jit_on_compiles_every_small_scan(db_dsn
         assert await _jit_compiled(conn)
     finally:
         await conn.close()
+
+
+async def _claim_plans(pool: asyncpg.Pool) -> tuple[int, int]:
+    """(generic, custom) plans made so far for the claim on the pool's one connection."""
+    row = await pool.fetchrow(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+        Q["deliveries.claim_due"],
+    )
+    assert row is not None
+    return row["generic_plans"], row["custom_plans"]
+
+
+@pytest.mark.parametrize("generic_plans", [True, False])
+async def test_a_claim_pool_plans_the_claim_once(
+    db_dsn, pool, clock: FixedClock, generic_plans: bool
+):
+    """With a backlog Postgres `auto` plans the claim anew each time (a parameter LIMIT makes
+    the generic plan look dearer); the delivery loop's claim pool keeps one plan."""
+    now = clock.now()
+    await messages.insert_many(pool, [make_message(now) for _ in range(500)], now=now)
+    await pool.execute("ANALYZE deliveries, messages")
+    claims = await db.create_pool(db_dsn, min_size=1, max_size=1, generic_plans=generic_plans)
+    try:
+        for _ in range(8):
+            assert len(await deliveries.claim_due(claims, limit=BATCH, lease=LEASE, now=now))
+        generic, custom = await _claim_plans(claims)
+    finally:
+        await claims.close()
+    if generic_plans:
+        assert (generic, custom) == (8, 0)
+    else:
+        assert custom == 8, (generic, custom)
