@@ -852,3 +852,44 @@ async def test_a_request_whose_connection_is_lost_before_it_is_written_goes_on_a
     assert (response.status, response.body) == (200, b"fine")
     assert server.connections == 2
     assert len(server.requests) == 2
+
+
+async def test_an_on_done_that_raises_is_reported_and_the_client_carries_on(
+    client: DeliveryClient,
+) -> None:
+    """The response reaches ``on_done`` from the callback that parsed it (no future between
+    them): a caller's bug there is reported as asyncio reports a failing callback, and neither
+    the connection nor the next request suffers."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    answered: list[int] = []
+
+    def broken(result: HttpResponse | BaseException) -> None:
+        assert isinstance(result, HttpResponse)
+        answered.append(result.status)
+        raise RuntimeError("bug in the caller")
+
+    try:
+        async with web_server(lambda s: s.route("/hook", ok())) as server:
+            url = f"{server.base}/hook"
+            await post(client, url)  # an idle keep-alive connection for start() to use
+            client.start(
+                "POST",
+                url,
+                [],
+                b"{}",
+                timeout=5.0,
+                connect_timeout=2.0,
+                body_limit=1000,
+                on_done=broken,
+            )
+            deadline = time.monotonic() + 5
+            while not reported and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert (await post(client, url)).status == 200
+    finally:
+        loop.set_exception_handler(None)
+    assert answered == [200]
+    assert [type(c["exception"]) for c in reported] == [RuntimeError]
+    assert server.connections == 1  # the connection went back to the pool and was reused
