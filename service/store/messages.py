@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +25,42 @@ def from_record(r: asyncpg.Record | Mapping[str, Any]) -> Message:
     return _message({name: r[name] for name in MESSAGE_FIELDS})
 
 
-def from_columns(row: Iterable[Any]) -> Message:
+def from_columns(row: asyncpg.Record | Sequence[Any]) -> Message:
     """Build a Message from a row that starts with every ``messages`` column in the order of
-    ``MESSAGE_FIELDS`` (further columns are ignored). Once per claimed delivery: by position it
-    costs about a third less than by name."""
-    return _message(dict(zip(MESSAGE_FIELDS, row, strict=False)))
+    ``MESSAGE_FIELDS`` (further columns are ignored). Once per claimed delivery, so it reads by
+    position into a dict display: a third of the time of ``dict(zip(MESSAGE_FIELDS, row))``,
+    which cost as much as the rest of decoding the claim's row."""
+    redact = row[23]
+    return message_from_fields(
+        {
+            "id": row[0],
+            "url": row[1],
+            "method": row[2],
+            "headers": row[3],
+            "body": row[4],
+            "max_retries": row[5],
+            "not_before": row[6],
+            "created_at": row[7],
+            "retry_delay": row[8],
+            "timeout_ms": row[9],
+            "caller_ip": row[10],
+            "labels": tuple(row[11]),
+            "topic_name": row[12],
+            "endpoint_name": row[13],
+            "queue_name": row[14],
+            "schedule_id": row[15],
+            "callback": row[16],
+            "callback_headers": row[17],
+            "failure_callback": row[18],
+            "failure_callback_headers": row[19],
+            "callback_options": row[20],
+            "flow_control_key": row[21],
+            "flow_control": row[22],
+            "redact": None if redact is None else tuple(redact),
+            "dedup_id": row[24],
+            "source_message_id": row[25],
+        }
+    )
 
 
 def _message(values: dict[str, Any]) -> Message:

@@ -1,4 +1,4 @@
-"""Domain values: Message.evolve copies as dataclasses.replace does."""
+"""Domain values: Message.evolve copies as dataclasses.replace does; a claimed row as a Message."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.factories import make_message
+from wirepost.domain import MESSAGE_FIELDS
+from wirepost.store import messages
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -33,3 +35,15 @@ def test_an_evolved_message_is_still_frozen():
 
     with pytest.raises(AttributeError):
         evolved.id = "msg_y"  # type: ignore[misc]
+
+
+def test_from_columns_reads_each_field_from_its_own_position():
+    """The claim's row holds Message's fields in MESSAGE_FIELDS order, then the fence and the
+    retry count; each field comes from its own column (labels and redact become tuples)."""
+    values = {name: f"{name}-value" for name in MESSAGE_FIELDS}
+    values["labels"] = ("a", "b")
+    values["redact"] = ("body",)
+    row = [list(v) if name in ("labels", "redact") else v for name, v in values.items()]
+    message = messages.from_columns([*row, 3, 1])
+    assert {name: getattr(message, name) for name in MESSAGE_FIELDS} == values
+    assert messages.from_columns([*row[:23], None, *row[24:]]).redact is None
