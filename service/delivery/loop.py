@@ -135,7 +135,7 @@ class DeliveryLoop:
             if extra:
                 self._wake.set()
         else:
-            await deliveries.complete_many(self._pool, results, now=now)
+            await deliveries.record_many(self._pool, results, now=now)
         if any(c.message.queue_name or c.message.flow_control_key for c, _ in results):
             self._gates_may_open = True  # a slot freed up: admit the next parked deliveries
             self._wake.set()

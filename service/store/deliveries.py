@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import asyncpg
+
 from wirepost.domain import MESSAGE_FIELDS, Claimed, Delivered, Outcome, RetryLater
 from wirepost.store import messages
 from wirepost.store.db import Executor
@@ -45,8 +47,8 @@ async def prepare_claim_and_complete(db: Executor, *, now: datetime) -> None:
     """Run the statements of ``claim_due`` and ``complete_many`` (both of its statements) on
     nothing (a limit of 0, no outcomes), so that ``db`` holds them prepared."""
     await db.fetch(_CLAIM_DUE, now, 0, now, 0)
-    await db.fetch(_COMPLETE_MANY, now, [], [], [])
-    await db.fetch(_COMPLETE_DELIVERED, now, [], [], [])
+    await db.fetch(_COMPLETE_MANY, now, [], [], [], False)
+    await db.fetch(_COMPLETE_DELIVERED, now, [], [], [], False)
 
 
 async def extend_leases(db: Executor, claimed: Sequence[Claimed], *, until: datetime) -> None:
@@ -69,10 +71,25 @@ async def complete_many(
     """Record outcomes; those whose lease was lost meanwhile are skipped. Returns the applied
     ones: message id → DLQ entry id (None unless the message was dead-lettered). A batch of
     deliveries only (the usual case) takes a leaner statement with the same effect."""
+    rows = await _complete(db, results, now=now, applied=True)
+    return {r["message_id"]: r["dlq_id"] for r in rows}
+
+
+async def record_many(
+    db: Executor, results: Sequence[tuple[Claimed, Outcome]], *, now: datetime
+) -> None:
+    """``complete_many`` for a caller that does not need to know which outcomes applied: the
+    same writes, no row back (a claim's worth of ids is a third of a millisecond of decoding)."""
+    await _complete(db, results, now=now, applied=False)
+
+
+async def _complete(
+    db: Executor, results: Sequence[tuple[Claimed, Outcome]], *, now: datetime, applied: bool
+) -> list[asyncpg.Record]:
     if not results:
-        return {}
+        return []
     all_delivered = all(isinstance(outcome, Delivered) for _, outcome in results)
-    rows = await db.fetch(
+    return await db.fetch(
         _COMPLETE_DELIVERED if all_delivered else _COMPLETE_MANY,
         now,
         [claimed.message.id for claimed, _ in results],
@@ -88,8 +105,8 @@ async def complete_many(
             for claimed, outcome in results
         ],
         [outcome.response.body for _, outcome in results],
+        applied,
     )
-    return {r["message_id"]: r["dlq_id"] for r in rows}
 
 
 def _kind(outcome: Outcome) -> str:

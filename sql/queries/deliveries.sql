@@ -84,7 +84,9 @@ SELECT active_at, message_id, 'ACTIVE' FROM running ORDER BY active_at, message_
 -- Record attempt outcomes in one statement. Rows whose lease was lost (claims changed or the
 -- delivery was cancelled) are skipped. outcome: delivered | retry | failed.
 -- $1 = now; $2 ids; $3 one JSON array per id: [claims, outcome, next attempt at, status, error,
--- response headers]; $4 response bodies. Returns the applied message ids (and DLQ ids).
+-- response headers]; $4 response bodies; $5 = whether to return the applied message ids (and DLQ
+-- ids): the delivery loop needs them only for callbacks, and 400 rows back cost the server more
+-- than the statement's own decoding of its arguments.
 -- (One JSON document instead of six arrays: asyncpg type-checks every array element in Python,
 -- which cost twice as much client CPU per outcome. ROWS FROM reads the three side by side, 2-6 %
 -- less Postgres CPU than joining them on their ordinality, for 20 rows as for 400.)
@@ -144,7 +146,8 @@ WITH o AS (
         ELSE ARRAY['ERROR', 'FAILED'] END) WITH ORDINALITY AS s(state, n)
     ORDER BY a.message_id, s.n
 )
-SELECT a.message_id, dead.id AS dlq_id FROM applied a LEFT JOIN dead USING (message_id);
+SELECT a.message_id, dead.id AS dlq_id FROM applied a LEFT JOIN dead USING (message_id)
+WHERE $5::boolean;
 
 -- name: complete_delivered
 -- complete_many for a batch whose every outcome is "delivered", the usual case: the same
@@ -169,7 +172,7 @@ WITH o AS (
     FROM o JOIN finished USING (message_id)
     ORDER BY o.message_id
 )
-SELECT message_id, NULL::bigint AS dlq_id FROM finished;
+SELECT message_id, NULL::bigint AS dlq_id FROM finished WHERE $5::boolean;
 
 -- name: next_due_at
 -- When the earliest claimable delivery (or lease end) comes due, or a parked one's wait ends

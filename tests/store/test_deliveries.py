@@ -335,6 +335,46 @@ async def test_a_delivery_is_recorded_alike_alone_and_beside_other_outcomes(
     assert await deliveries.count_pending(pool) == 1  # the retry
 
 
+@pytest.mark.parametrize("with_a_retry", [False, True], ids=["all delivered", "one retry"])
+async def test_record_many_writes_what_complete_many_writes(
+    pool, clock: FixedClock, with_a_retry: bool
+):
+    # The delivery loop records with record_many, which returns nothing; the writes are the same.
+    now = clock.now()
+    batch = [make_message(now) for _ in range(4)]
+    await messages.insert_many(pool, batch, now=now)
+    by_id = {
+        c.message.id: c for c in await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    }
+    second: Delivered | RetryLater = Delivered(Response(202, {"X": ["2"]}, b"two"))
+    if with_a_retry:
+        second = RetryLater(now + timedelta(minutes=1), "HTTP 500", Response(500, {}, b"no"))
+    outcomes = [Delivered(Response(201, {"X": ["1"]}, b"one")), second]
+    pairs = list(zip([by_id[m.id] for m in batch], outcomes * 2, strict=True))
+    assert len(await deliveries.complete_many(pool, pairs[:2], now=now)) == 2
+    assert await deliveries.record_many(pool, pairs[2:], now=now) is None
+    query = (
+        "SELECT state, error, next_delivery_at, response_status, response_headers,"
+        " response_body, started_at FROM events WHERE message_id = $1 ORDER BY id"
+    )
+    logged = [[dict(r) for r in await pool.fetch(query, m.id)] for m in batch]
+    assert logged[0] == logged[2]
+    assert logged[1] == logged[3]
+    assert await deliveries.count_pending(pool) == (2 if with_a_retry else 0)
+
+
+async def test_record_many_skips_outcomes_of_a_lost_lease(pool, clock: FixedClock):
+    now = clock.now()
+    msg = make_message(now)
+    await messages.insert_many(pool, [msg], now=now)
+    [stale] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
+    [fresh] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE)
+    await deliveries.record_many(pool, [(stale, Delivered(Response(200)))], now=now)
+    assert await deliveries.count_pending(pool) == 1
+    await deliveries.record_many(pool, [(fresh, Delivered(Response(200)))], now=now)
+    assert await deliveries.count_pending(pool) == 0
+
+
 async def test_messages_failing_in_one_batch_enter_the_dlq_in_publish_order(
     pool, clock: FixedClock
 ):

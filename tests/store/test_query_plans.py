@@ -37,6 +37,8 @@ def _literal(value: Any) -> str:
     Arrays are untyped literals so that Postgres reads them as the parameter's type."""
     if value is None:
         return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
         return "'{" + ",".join(_array_element(v) for v in value) + "}'"
     if isinstance(value, datetime):
@@ -87,7 +89,7 @@ async def _prepare_on_empty_outbox(conn: asyncpg.Connection, now: datetime) -> N
             args = (
                 [now, BATCH, now + LEASE, deliveries.NO_BYTE_BUDGET]
                 if name == "claim"
-                else [now, [], "[]", []]
+                else [now, [], "[]", [], True]
             )
             await _execute(conn, name, args)
 
@@ -105,7 +107,8 @@ async def _pages_per_claim_and_completion(
         )
         claimed = await deliveries.claim_due(pool, limit=BATCH, lease=LEASE, now=now)
         outcomes = [[c.claims, "delivered", None, 200, None, None] for c in claimed]
-        args = [now, [c.message.id for c in claimed], json.dumps(outcomes), [b"ok"] * len(claimed)]
+        ids = [c.message.id for c in claimed]
+        args = [now, ids, json.dumps(outcomes), [b"ok"] * len(claimed), True]
         pages = {"claim": claim}
         for name in ("complete", "complete_delivered"):
             pages[name] = await _pages_touched(conn, name, args)
