@@ -799,21 +799,28 @@ async def test_closed_client_refuses_requests() -> None:
             await post(client, f"{server.base}/hook")
 
 
+def start_one(
+    client: DeliveryClient, url: str, on_done: Callable[[HttpResponse | BaseException], None]
+) -> None:
+    """One POST through the task-free path the delivery loop uses."""
+    client.start(
+        "POST",
+        url,
+        [],
+        b"{}",
+        timeout=5.0,
+        connect_timeout=2.0,
+        body_limit=1000,
+        on_done=on_done,
+    )
+
+
 def start_all(client: DeliveryClient, url: str, count: int) -> list[asyncio.Future[Any]]:
     """``count`` requests started in one go, as a claim starts its deliveries."""
     futures: list[asyncio.Future[Any]] = []
     for _ in range(count):
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        client.start(
-            "POST",
-            url,
-            [],
-            b"{}",
-            timeout=5.0,
-            connect_timeout=2.0,
-            body_limit=1000,
-            on_done=done.set_result,
-        )
+        start_one(client, url, done.set_result)
         futures.append(done)
     return futures
 
@@ -874,16 +881,7 @@ async def test_an_on_done_that_raises_is_reported_and_the_client_carries_on(
         async with web_server(lambda s: s.route("/hook", ok())) as server:
             url = f"{server.base}/hook"
             await post(client, url)  # an idle keep-alive connection for start() to use
-            client.start(
-                "POST",
-                url,
-                [],
-                b"{}",
-                timeout=5.0,
-                connect_timeout=2.0,
-                body_limit=1000,
-                on_done=broken,
-            )
+            start_one(client, url, broken)
             deadline = time.monotonic() + 5
             while not reported and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
 
 from tests.factories import make_message
 from wirepost.clock import FixedClock
-from wirepost.domain import Claimed, Delivered, GiveUp, Handoff, Response, RetryLater
+from wirepost.domain import Claimed, Delivered, GiveUp, Handoff, Message, Response, RetryLater
 from wirepost.store import deliveries, events, messages
 from wirepost.store.filters import EventFilter
 
@@ -31,6 +32,16 @@ async def _active_at(pool: asyncpg.Pool, message_id: str) -> object:
     return await pool.fetchval(
         "SELECT active_at FROM deliveries WHERE message_id = $1 AND leased", message_id
     )
+
+
+async def _claimed_batch(
+    pool: asyncpg.Pool, now: datetime, count: int
+) -> tuple[list[Message], dict[str, Claimed]]:
+    """``count`` new messages, published and claimed: the messages and their claims by id."""
+    batch = [make_message(now) for _ in range(count)]
+    await messages.insert_many(pool, batch, now=now)
+    claimed = await deliveries.claim_due(pool, limit=count, lease=LEASE, now=now)
+    return batch, {c.message.id: c for c in claimed}
 
 
 async def test_insert_many_then_claim_due_returns_the_message(pool, clock: FixedClock):
@@ -200,16 +211,20 @@ async def test_complete_many_delivered_removes_the_delivery(pool, clock: FixedCl
     assert row["response_headers"] == {"Server": ["x"]}
 
 
-async def test_complete_many_skips_outcomes_of_a_lost_lease(pool, clock: FixedClock):
+@pytest.mark.parametrize("record", [deliveries.complete_many, deliveries.record_many])
+async def test_outcomes_of_a_lost_lease_are_skipped(
+    pool, clock: FixedClock, record: Callable[..., Awaitable[object]]
+):
     now = clock.now()
     msg = make_message(now)
     await messages.insert_many(pool, [msg], now=now)
     [stale] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
     [fresh] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE)
     ok = Delivered(Response(200))
-    assert len(await deliveries.complete_many(pool, [(stale, ok)], now=now)) == 0
+    assert await record(pool, [(stale, ok)], now=now) in ({}, None)
     assert await deliveries.count_pending(pool) == 1
-    assert len(await deliveries.complete_many(pool, [(fresh, ok)], now=now)) == 1
+    assert await record(pool, [(fresh, ok)], now=now) in ({msg.id: None}, None)
+    assert await deliveries.count_pending(pool) == 0
 
 
 async def test_complete_many_retry_reschedules_and_counts(pool, clock: FixedClock):
@@ -305,11 +320,7 @@ async def test_a_delivery_is_recorded_alike_alone_and_beside_other_outcomes(
 ):
     # A batch of deliveries only takes complete_delivered; one with a retry takes complete_many.
     now = clock.now()
-    batch = [make_message(now) for _ in range(3)]
-    await messages.insert_many(pool, batch, now=now)
-    by_id = {
-        c.message.id: c for c in await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
-    }
+    batch, by_id = await _claimed_batch(pool, now, 3)
     response = Response(201, {"Server": ["x"], "X-Twice": ["a", "b"]}, b"made")
     retry = RetryLater(now + timedelta(minutes=1), "HTTP 500", Response(500))
     alone = await deliveries.complete_many(
@@ -341,11 +352,7 @@ async def test_record_many_writes_what_complete_many_writes(
 ):
     # The delivery loop records with record_many, which returns nothing; the writes are the same.
     now = clock.now()
-    batch = [make_message(now) for _ in range(4)]
-    await messages.insert_many(pool, batch, now=now)
-    by_id = {
-        c.message.id: c for c in await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
-    }
+    batch, by_id = await _claimed_batch(pool, now, 4)
     second: Delivered | RetryLater = Delivered(Response(202, {"X": ["2"]}, b"two"))
     if with_a_retry:
         second = RetryLater(now + timedelta(minutes=1), "HTTP 500", Response(500, {}, b"no"))
@@ -361,18 +368,6 @@ async def test_record_many_writes_what_complete_many_writes(
     assert logged[0] == logged[2]
     assert logged[1] == logged[3]
     assert await deliveries.count_pending(pool) == (2 if with_a_retry else 0)
-
-
-async def test_record_many_skips_outcomes_of_a_lost_lease(pool, clock: FixedClock):
-    now = clock.now()
-    msg = make_message(now)
-    await messages.insert_many(pool, [msg], now=now)
-    [stale] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now)
-    [fresh] = await deliveries.claim_due(pool, limit=10, lease=LEASE, now=now + LEASE)
-    await deliveries.record_many(pool, [(stale, Delivered(Response(200)))], now=now)
-    assert await deliveries.count_pending(pool) == 1
-    await deliveries.record_many(pool, [(fresh, Delivered(Response(200)))], now=now)
-    assert await deliveries.count_pending(pool) == 0
 
 
 async def test_messages_failing_in_one_batch_enter_the_dlq_in_publish_order(
