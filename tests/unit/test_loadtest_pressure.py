@@ -53,8 +53,10 @@ async def test_sampler_reports_the_phase_and_each_second(tmp_path: Path) -> None
     summary = sampler.stop()
 
     assert summary is not None
-    # 40 ms over an elapsed time between 0.14 s and 1 s, rounded to one decimal
-    assert 4.0 <= summary["cpu_some_pct"] <= round(100 * 0.04 / 0.14, 1)
+    # 40 ms over an elapsed time between 0.14 s and 1 s, rounded to one decimal; the event
+    # loop's timers may fire up to a millisecond early (uvloop rounds them to milliseconds), so
+    # the two sleeps can take 0.138 s (seen once in CI: 28.7 % against a bound of 28.6)
+    assert 4.0 <= summary["cpu_some_pct"] <= round(100 * 0.04 / 0.138, 1)
     assert summary["io_full_pct"] == summary["io_some_pct"]
     assert abs(summary["io_full_pct"] - summary["cpu_some_pct"] / 4) <= 0.1
     timeline = summary["timeline"]
