@@ -89,7 +89,7 @@ SESSION_SETTINGS = {"enable_seqscan": "off", "jit": "off"}
 # LIMIT counts as a tenth of the rows in a generic plan's estimate, so with a backlog the generic
 # plan always looks dearer than a custom one, which has the same shape (the available_at index,
 # a TID scan, the messages primary key: tests/store/test_query_plans.py). Planning it took
-# 0.16-0.33 ms of Postgres a claim, about a sixth of a claim of 400 (pg_stat_statements with
+# 0.16-0.33 ms of Postgres a claim, an eighth of the time of a claim of 400 (pg_stat_statements with
 # track_planning, docs/benchmarks.md). The API's statements keep `auto`: their optional filters
 # (`$n IS NULL OR ...`) need a custom plan to use an index.
 GENERIC_PLAN_SESSION_SETTINGS = {**SESSION_SETTINGS, "plan_cache_mode": "force_generic_plan"}
