@@ -95,13 +95,10 @@ async def _lifecycle(
         loop: DeliveryLoop | None = None
         if settings.run_delivery:
             # Claims run on a connection of their own that keeps the claim's plan (see
-            # db.GENERIC_PLAN_SESSION_SETTINGS).
+            # db.GENERIC_PLAN_SESSION_SETTINGS); the claim, all it runs, is prepared by its first
+            # use rather than with every hot statement.
             claim_pool = await db.create_pool(
-                settings.database_url,
-                min_size=1,
-                max_size=1,
-                prepare=connections.prepare_hot_statements,
-                generic_plans=True,
+                settings.database_url, min_size=1, max_size=1, generic_plans=True
             )
             client = delivery_client(settings, policy)
             loop = DeliveryLoop(

@@ -22,7 +22,7 @@ _PRUNE = Q["messages.prune"]
 
 def from_record(r: asyncpg.Record | Mapping[str, Any]) -> Message:
     """Build a Message from a row holding every ``messages`` column, read by name."""
-    return _message({name: r[name] for name in MESSAGE_FIELDS})
+    return from_columns([r[name] for name in MESSAGE_FIELDS])
 
 
 def from_columns(row: asyncpg.Record | Sequence[Any]) -> Message:
@@ -61,13 +61,6 @@ def from_columns(row: asyncpg.Record | Sequence[Any]) -> Message:
             "source_message_id": row[25],
         }
     )
-
-
-def _message(values: dict[str, Any]) -> Message:
-    values["labels"] = tuple(values["labels"])
-    if values["redact"] is not None:
-        values["redact"] = tuple(values["redact"])
-    return message_from_fields(values)
 
 
 def _row(m: Message) -> list[Any]:
