@@ -127,7 +127,8 @@ class DeliveryLoop:
     async def _record(self, results: list[tuple[Claimed, Outcome]]) -> None:
         """Write outcomes (and the callbacks they call for) in one transaction."""
         now = self._clock.now()
-        if any(c.message.callback or c.message.failure_callback for c, _ in results):
+        calls_back, frees_gate = batch_needs(results)
+        if calls_back:
             async with transaction(self._pool) as conn:
                 applied = await deliveries.complete_many(conn, results, now=now)
                 extra = callbacks.follow_ups(results, applied, now)
@@ -136,11 +137,13 @@ class DeliveryLoop:
                 self._wake.set()
         else:
             await deliveries.record_many(self._pool, results, now=now)
-        if any(c.message.queue_name or c.message.flow_control_key for c, _ in results):
+        if frees_gate:
             self._gates_may_open = True  # a slot freed up: admit the next parked deliveries
             self._wake.set()
+        log_deliveries = logger.isEnabledFor(logging.DEBUG)
         for c, outcome in results:
-            _log_outcome(c, outcome)
+            if log_deliveries or not isinstance(outcome, Delivered):
+                _log_outcome(c, outcome)
 
     # -- the long-running loop ----------------------------------------------------------------
 
@@ -485,9 +488,21 @@ def claim_linger(last_claim_began: float, now: float) -> float:
     return max(0.0, last_claim_began + CLAIM_LINGER_SECONDS - now)
 
 
+def batch_needs(results: Sequence[tuple[Claimed, Outcome]]) -> tuple[bool, bool]:
+    """Whether any message of ``results`` calls back, and whether any holds a queue's or
+    flow-control key's slot, in one pass over the batch."""
+    calls_back = frees_gate = False
+    for c, _ in results:
+        m = c.message
+        if m.callback or m.failure_callback:
+            calls_back = True
+        if m.queue_name or m.flow_control_key:
+            frees_gate = True
+    return calls_back, frees_gate
+
+
 def _log_outcome(claimed: Claimed, outcome: Outcome) -> None:
-    if isinstance(outcome, Delivered) and not logger.isEnabledFor(logging.DEBUG):
-        return  # the common case: no log line, so no fields to gather either
+    """One line for an attempt's outcome (a delivery's only at DEBUG: the caller skips it)."""
     extra = {
         "message_id": claimed.message.id,
         "retried": claimed.retried,

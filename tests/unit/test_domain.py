@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.factories import make_message
-from wirepost.domain import MESSAGE_FIELDS
+from wirepost.domain import MESSAGE_FIELDS, Message, message_from_fields
 from wirepost.store import messages
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -47,3 +47,12 @@ def test_from_columns_reads_each_field_from_its_own_position():
     message = messages.from_columns([*row, 3, 1])
     assert {name: getattr(message, name) for name in MESSAGE_FIELDS} == values
     assert messages.from_columns([*row[:23], None, *row[24:]]).redact is None
+
+
+def test_message_from_fields_gives_what_the_frozen_init_gives():
+    values = vars(make_message(NOW, labels=("a",), queue_name="q"))
+    built = message_from_fields(dict(values))
+    assert built == Message(**values)
+    assert repr(built) == repr(Message(**values))
+    with pytest.raises(AttributeError):
+        built.url = "https://example.com/other"  # type: ignore[misc]
