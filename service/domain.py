@@ -112,9 +112,9 @@ def message_from_fields(values: dict[str, Any]) -> Message:
     """A frozen Message holding ``values`` (every field, nothing else), which becomes the
     instance's ``__dict__``: the caller hands over a dict of its own making and keeps no
     reference to it. The frozen ``__init__`` makes 26 ``object.__setattr__`` calls, which cost
-    5 % of the delivery loop's CPU when claims built messages with it, and copying ``values``
-    into the new instance's own dict took as long again as building them (0.44 against 0.24 µs
-    a message). ``Message`` has no ``__post_init__``, so the result is the same."""
+    5 % of the delivery loop's CPU when claims built messages with it; copying ``values`` into
+    the new instance's own dict took 0.44 µs a message, handing it over 0.24 (``timeit``).
+    ``Message`` has no ``__post_init__``, so the result is the same."""
     message: Message = object.__new__(Message)
     object.__setattr__(message, "__dict__", values)
     return message
