@@ -362,9 +362,7 @@ class DeliveryLoop:
         return (
             not stop.is_set()
             and len(self._finished) < self._claim_threshold
-            and not any(
-                c.message.queue_name or c.message.flow_control_key for c, _ in self._finished
-            )
+            and not batch_needs(self._finished)[1]
         )
 
     async def _record_finished(self) -> bool:
