@@ -242,7 +242,7 @@ async def _postgres(args: argparse.Namespace) -> postgres.PostgresServer | None:
     elif args.target:
         return None  # the target has its own database; no SQL counters without --database-url
     else:
-        server = await asyncio.to_thread(postgres.start_embedded)
+        server = await asyncio.to_thread(postgres.start_embedded, args.postgres_setting)
     await postgres.describe(server)
     return server
 

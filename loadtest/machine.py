@@ -61,7 +61,8 @@ async def describe_machine(server: PostgresServer | None) -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "postgres": (server.version if server else "unknown (--target)")
-        + (" with pg_stat_statements" if server and server.has_pg_stat_statements else ""),
+        + (" with pg_stat_statements" if server and server.has_pg_stat_statements else "")
+        + "".join(f", {name} = {value}" for name, value in (server.settings if server else [])),
         "wirepost": _python_package("wirepost"),
         "aiohttp": _python_package("aiohttp"),
         "node": await _node_version(),

@@ -51,6 +51,7 @@ class Phase:
     _cpu_start: CpuSnapshot | None = None
     _pressure: PressureSampler | None = None
     _sql_start: dict[str, Any] | None = None
+    _sql_delivery_start: dict[str, Any] | None = None
     rss_samples: list[tuple[float, float]] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -132,22 +133,41 @@ async def sql_begin(ctx: RunContext, phase: Phase) -> None:
         phase._sql_start = await postgres.read_counters(ctx.postgres, phase.database_name)
 
 
+async def sql_delivery_begins(ctx: RunContext, phase: Phase) -> None:
+    """Counters when deliveries start: the claim query's figures count from here, so that a
+    queue polling while its backlog is published (Wirepost: once a second, finding nothing,
+    slowed by the inserts) is not charged for those empty claims. They come from
+    pg_stat_statements, which counts a statement when it ends; pg_stat_database's commits may
+    be flushed seconds late, so the other counts keep the window of `sql_begin`."""
+    if ctx.postgres is not None and phase.database_url is not None:
+        phase._sql_delivery_start = await postgres.read_counters(ctx.postgres, phase.database_name)
+
+
 async def _record_sql(server: postgres.PostgresServer, phase: Phase) -> None:
     await asyncio.sleep(0.2)  # let exiting backends flush their statistics
     end = await postgres.read_counters(server, phase.database_name)
     start = phase._sql_start or {}
+    counts: dict[str, int] = {
+        key: end[key] - start.get(key, 0)
+        for key in ("xact_commit", "tup_inserted", "tup_updated", "tup_deleted")
+        if key in end
+    }
+    lists: dict[str, Any] = {}
+    if "statements" in end:
+        ran = postgres.statements_between(start.get("statements", {}), end["statements"])
+        counts["statements"] = sum(s["calls"] for s in ran)
+        lists = postgres.statement_lists(ran)
+        delivering = (phase._sql_delivery_start or start).get("statements", {})
+        claim = postgres.claim_query(postgres.statements_between(delivering, end["statements"]))
+        if claim is not None:
+            lists["claim_query"] = claim
     messages = phase.result.get("messages") or 0
     sql: dict[str, Any] = {}
-    for key in ("xact_commit", "statements", "tup_inserted", "tup_updated", "tup_deleted"):
-        if key in end:
-            delta = end[key] - start.get(key, 0)
-            sql[key] = delta
-            if messages:
-                sql[f"{key}_per_message"] = round(delta / messages, 3)
-    for key in ("claim_query", "top_statements", "most_called_statements"):
-        if key in end:
-            sql[key] = end[key]
-    phase.result["sql"] = sql
+    for key, delta in counts.items():
+        sql[key] = delta
+        if messages:
+            sql[f"{key}_per_message"] = round(delta / messages, 3)
+    phase.result["sql"] = {**sql, **lists}
 
 
 async def sample_rss(phase: Phase, role: str, stop: asyncio.Event, every: float = 1.0) -> None:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -26,7 +27,10 @@ from loadtest.process_meter import process_tree
 
 T = TypeVar("T")
 
+SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# What pg_stat_statements counts per statement, read and subtracted (see `statements_between`).
+_TOTALS = ("calls", "total_exec_time", "rows", "shared_blks_read", "shared_blks_written")
 _FOREIGN_KEY_CHECK = re.compile(r"^SELECT \$?\d+ FROM ONLY .* FOR KEY SHARE OF x$", re.DOTALL)
 
 
@@ -38,6 +42,7 @@ class PostgresServer:
     postmaster_pid: int | None
     version: str = ""
     has_pg_stat_statements: bool = False
+    settings: list[tuple[str, str]] = field(default_factory=list)  # --postgres-setting
     notes: list[str] = field(default_factory=list)
     _cleanup: Any = None
 
@@ -58,8 +63,12 @@ def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "postgres"
 
 
-def start_embedded() -> PostgresServer:
-    """Start a throwaway embedded Postgres (deleted at close) with pg_stat_statements loaded."""
+def start_embedded(settings: Sequence[tuple[str, str]] = ()) -> PostgresServer:
+    """Start a throwaway embedded Postgres (deleted at close) with pg_stat_statements loaded and
+    `settings` (name, value) set with ALTER SYSTEM; ValueError when Postgres refuses one."""
+    for name, _ in settings:
+        if not SETTING_NAME.match(name):
+            raise ValueError(f"not a Postgres setting's name: {name!r}")
     runtime_dir = None
     if not os.environ.get("XDG_RUNTIME_DIR"):
         runtime_dir = tempfile.mkdtemp(prefix="wirepost-loadtest-xdg-")
@@ -77,14 +86,41 @@ def start_embedded() -> PostgresServer:
         if runtime_dir is not None:
             shutil.rmtree(runtime_dir, ignore_errors=True)
 
-    result = PostgresServer(url=server.get_uri(), postmaster_pid=server.get_pid(), _cleanup=cleanup)
+    result = PostgresServer(
+        url=server.get_uri(),
+        postmaster_pid=server.get_pid(),
+        settings=list(settings),
+        _cleanup=cleanup,
+    )
+    try:
+        _alter_system(server, settings)
+    except subprocess.CalledProcessError:
+        result.close()
+        raise ValueError(
+            "Postgres refused a --postgres-setting (its message is above): check the name and"
+            " the value's unit, e.g. shared_buffers=2GB"
+        ) from None
     try:
         _preload_pg_stat_statements(server, data_dir)
         result.url = server.get_uri()
         result.postmaster_pid = server.get_pid()
-    except Exception as error:  # keep measuring without per-statement counts
-        result.notes.append(f"pg_stat_statements not enabled: {error!r}")
+    except Exception as error:
+        if settings:  # they take effect with the restart, which failed
+            result.close()
+            raise
+        result.notes.append(f"pg_stat_statements not enabled: {error!r}")  # measure without
     return result
+
+
+def _alter_system(server: Any, settings: Sequence[tuple[str, str]]) -> None:
+    """ALTER SYSTEM for each (name, value); CalledProcessError when Postgres refuses one."""
+    if not settings:
+        return
+    lines = ["\\set ON_ERROR_STOP on"]  # psql reading a script otherwise carries on, exit 0
+    for name, value in settings:  # names checked by start_embedded
+        literal = "'" + value.replace("'", "''") + "'"
+        lines.append(f"ALTER SYSTEM SET {name} = {literal};")
+    server.psql("\n".join(lines) + "\n")
 
 
 def _preload_pg_stat_statements(server: Any, data_dir: Path) -> None:
@@ -173,14 +209,12 @@ async def in_fresh_databases(
 
 
 async def read_counters(server: PostgresServer, name: str) -> dict[str, Any]:
-    """Transactions and statements run so far in database `name`, and its claim-query time.
+    """Transactions and statements run so far in database `name`: totals since it was created
+    (a phase's figures are the differences between two readings).
 
-    The statement lists (claim query, top by time, most called) are totals since the database
-    was created, setup included; the counts are turned into deltas by the caller.
-
-    The claim query is the statement with FOR UPDATE SKIP LOCKED that ran most often: every queue
-    here claims work that way. Counts from pg_stat_database lag until a backend flushes its stats
-    (at the latest when it exits), so read them after the queue under test has stopped.
+    Counts from pg_stat_database lag until a backend flushes its stats (at the latest when it
+    exits), so read the end after the queue under test has stopped. pg_stat_statements counts
+    each statement as it ends, so its totals can be read at any moment (`statements`, by query).
     """
     connection = await asyncpg.connect(server.url)
     try:
@@ -191,42 +225,79 @@ async def read_counters(server: PostgresServer, name: str) -> dict[str, Any]:
         )
         counters: dict[str, Any] = dict(row) if row else {}
         if server.has_pg_stat_statements:
-            counters.update(await _statement_counters(connection, name))
+            counters["statements"] = await _statement_totals(connection, name)
         return counters
     finally:
         await connection.close()
 
 
-async def _statement_counters(connection: asyncpg.Connection, name: str) -> dict[str, Any]:
+async def _statement_totals(connection: asyncpg.Connection, name: str) -> dict[str, Any]:
     rows = await connection.fetch(
-        "SELECT query, calls, total_exec_time, rows FROM pg_stat_statements s"
-        " JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1",
+        "SELECT queryid::text AS id, query, calls, total_exec_time, rows, shared_blks_read,"
+        " shared_blks_written FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+        " WHERE d.datname = $1",
         name,
     )
-    # Foreign-key checks run inside Postgres (one per row written), not sent by the queue.
-    statements = [s for s in rows if not _FOREIGN_KEY_CHECK.search(s["query"])]
-    counters: dict[str, Any] = {"statements": sum(s["calls"] for s in statements)}
+    totals: dict[str, Any] = {}
+    for row in rows:
+        # Foreign-key checks run inside Postgres (one per row written), not sent by the queue.
+        if _FOREIGN_KEY_CHECK.search(row["query"]):
+            continue
+        entry = totals.setdefault(row["id"], {"query": row["query"]})
+        for key in _TOTALS:  # one row per user and nesting level
+            entry[key] = entry.get(key, 0) + row[key]
+    return totals
+
+
+def statements_between(start: dict[str, Any], end: dict[str, Any]) -> list[dict[str, Any]]:
+    """What each statement did between two `statements` readings: those that ran, with their
+    calls, time (ms), rows and buffer counts in that window."""
+    ran = []
+    for query_id, totals in end.items():
+        before = start.get(query_id, {})
+        calls = totals["calls"] - before.get("calls", 0)
+        if calls > 0:
+            ran.append(
+                {"query": totals["query"]}
+                | {key: totals[key] - before.get(key, 0) for key in _TOTALS}
+            )
+    return ran
+
+
+def claim_query(statements: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The claim statement's figures: the statement with FOR UPDATE SKIP LOCKED that ran most
+    often (every queue here claims work that way), or None."""
     claims = [s for s in statements if "skip locked" in s["query"].lower()]
-    if claims:
-        claim = max(claims, key=lambda s: s["calls"])
-        counters["claim_query"] = {
-            "calls": claim["calls"],
-            "mean_ms": round(claim["total_exec_time"] / claim["calls"], 3),
-            "rows_per_call": round(claim["rows"] / claim["calls"], 1),
-            # Comparable across batch sizes: a queue claiming more rows per call takes longer.
-            "us_per_row": round(1000 * claim["total_exec_time"] / claim["rows"], 2)
-            if claim["rows"]
-            else None,
-            "query": " ".join(claim["query"].split())[:200],
-        }
+    if not claims:
+        return None
+    claim = max(claims, key=lambda s: s["calls"])
+    return {
+        "calls": claim["calls"],
+        "mean_ms": round(claim["total_exec_time"] / claim["calls"], 3),
+        "rows_per_call": round(claim["rows"] / claim["calls"], 1),
+        # Comparable across batch sizes: a queue claiming more rows per call takes longer.
+        "us_per_row": round(1000 * claim["total_exec_time"] / claim["rows"], 2)
+        if claim["rows"]
+        else None,
+        # Pages read from outside Postgres's buffer cache, and dirty pages written out to make
+        # room: a backlog larger than shared_buffers shows here.
+        "shared_blks_read": claim["shared_blks_read"],
+        "shared_blks_written": claim["shared_blks_written"],
+        "query": " ".join(claim["query"].split())[:200],
+    }
+
+
+def statement_lists(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """The five statements that took the most time and the five called most often."""
     by_time = sorted(statements, key=lambda s: s["total_exec_time"], reverse=True)[:5]
     by_calls = sorted(statements, key=lambda s: s["calls"], reverse=True)[:5]
-    counters["top_statements"] = [_statement(s) for s in by_time]
-    counters["most_called_statements"] = [_statement(s) for s in by_calls]
-    return counters
+    return {
+        "top_statements": [_statement(s) for s in by_time],
+        "most_called_statements": [_statement(s) for s in by_calls],
+    }
 
 
-def _statement(row: asyncpg.Record) -> dict[str, Any]:
+def _statement(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "calls": row["calls"],
         "total_ms": round(row["total_exec_time"], 1),

@@ -40,6 +40,21 @@ def _pause(text: str) -> tuple[float, float]:
     return seconds, every
 
 
+def _postgres_setting(text: str) -> tuple[str, str]:
+    """`shared_buffers=2GB` → ("shared_buffers", "2GB")."""
+    from loadtest.postgres import SETTING_NAME
+
+    name, equals, value = text.partition("=")
+    name = name.strip().lower()
+    if not equals or not name or not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE such as shared_buffers=2GB, got {text!r}"
+        )
+    if not SETTING_NAME.match(name):
+        raise argparse.ArgumentTypeError(f"not a Postgres setting's name: {name!r}")
+    return name, value.strip()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.run",
@@ -121,6 +136,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " while publishing, e.g. 3/60: how a queue rides out a database stall, and what it keeps",
     )
     parser.add_argument(
+        "--postgres-setting",
+        type=_postgres_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the embedded Postgres, applied with ALTER SYSTEM before the run"
+        " (repeatable), e.g. shared_buffers=2GB: every queue runs on it, and the report says so",
+    )
+    parser.add_argument(
         "--max-total-seconds",
         type=float,
         default=3600.0,
@@ -146,6 +170,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--peer-workers must be 1 or more")
     if args.pause_postgres and (args.database_url or args.target):
         parser.error("--pause-postgres needs the embedded Postgres the run starts itself")
+    if args.postgres_setting and (args.database_url or args.target):
+        parser.error(
+            "--postgres-setting configures the embedded Postgres the run starts itself;"
+            " set your own server's settings in its postgresql.conf"
+        )
     if args.target and not args.token:
         parser.error("--target needs --token")
     unknown = set(args.modes.split(",")) - set(MODES)

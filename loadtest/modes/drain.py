@@ -5,7 +5,8 @@ the same `Upstash-Not-Before`, so that nothing is due until the backlog is compl
 through their own API in chunks of 1,000 and start their worker afterwards. Either way the rate
 is counted at the sink, from the first delivery (or the end of publishing, if deliveries began
 before it) to the last, over the first `measure` deliveries. Backlog mode is the same with
-`measure` < N, so a 1M backlog is measured on its first deliveries, not drained to the end.
+`measure` < N, so a 1M backlog is measured on its first deliveries, not drained to the end. In
+both, the claim query's figures count from the first delivery (see `sql_delivery_begins`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import time
 from typing import Any
 
 from loadtest.peer_process import PeerProcess, PeerSpec
-from loadtest.phase import Phase, RunContext, measured_phase, sample_rss, sql_begin
+from loadtest.phase import (
+    Phase,
+    RunContext,
+    measured_phase,
+    sample_rss,
+    sql_begin,
+    sql_delivery_begins,
+)
 from loadtest.publishers import Publisher, publish_backlog
 from loadtest.wirepost_server import WirepostLauncher
 
@@ -130,6 +138,7 @@ async def peer_drain(
 
 async def measure_delivery(ctx: RunContext, phase: Phase, measure: int, since_ns: int) -> None:
     """Meter CPU and memory until `measure` deliveries reached the sink (or the phase bound)."""
+    await sql_delivery_begins(ctx, phase)
     phase.cpu_begin()
     stop = asyncio.Event()
     rss = asyncio.create_task(sample_rss(phase, "server", stop))
