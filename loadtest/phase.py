@@ -135,8 +135,8 @@ async def sql_begin(ctx: RunContext, phase: Phase) -> None:
 
 async def sql_delivery_begins(ctx: RunContext, phase: Phase) -> None:
     """Counters when deliveries start: the claim query's figures count from here, so that a
-    queue polling while its backlog is published (Wirepost: once a second, finding nothing,
-    slowed by the inserts) is not charged for those empty claims. They come from
+    queue polling while its backlog is published (Wirepost: once a second, finding nothing) is
+    not charged for those empty claims. They come from
     pg_stat_statements, which counts a statement when it ends; pg_stat_database's commits may
     be flushed seconds late, so the other counts keep the window of `sql_begin`."""
     if ctx.postgres is not None and phase.database_url is not None:
